@@ -1,0 +1,5 @@
+import sys
+
+from dockwiz.cli import main
+
+sys.exit(main())

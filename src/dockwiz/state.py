@@ -1,0 +1,206 @@
+"""HostState: what is on a Docker host now, as observed by inspect (never changed by it).
+
+These models cross every boundary (CLI ``--json``, the plan, the TUI, the journal), so they are
+plain data: host paths as the daemon sees them, modes as ints, times as aware datetimes.
+Anything inspect could not read is recorded in ``unreadable`` with the reason, never guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+Severity = Literal["critical", "high", "medium", "low", "info"]
+SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+
+
+class Finding(BaseModel):
+    """One security or correctness observation, with why it matters and how to fix it."""
+
+    id: str
+    severity: Severity
+    title: str
+    why: str
+    fix: str
+    cis: str | None = None
+    evidence: str | None = None
+
+
+class JsonProblem(BaseModel):
+    """A strict-JSON error at a 1-based line and column."""
+
+    line: int
+    col: int
+    message: str
+
+
+class DaemonJsonState(BaseModel):
+    path: str
+    exists: bool
+    readable: bool = True
+    text: str | None = None
+    data: dict[str, Any] | None = None
+    error: JsonProblem | None = None
+    has_comments: bool = False
+    has_trailing_commas: bool = False
+    repairable: bool = False
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+class DropIn(BaseModel):
+    path: str
+    text: str
+    sets_exec_start: bool = False
+
+
+class UnitState(BaseModel):
+    """docker.service: the packaged fragment, its drop-ins, and the ExecStart that wins."""
+
+    path: str | None = None
+    exists: bool = False
+    dropins: list[DropIn] = Field(default_factory=list)
+    exec_start: list[str] | None = None
+    exec_start_source: str | None = None
+    problems: list[str] = Field(default_factory=list)
+    mode: int | None = None
+
+
+class SocketUnitState(BaseModel):
+    path: str | None = None
+    exists: bool = False
+    listen_stream: list[str] = Field(default_factory=list)
+    socket_mode: str | None = None
+    socket_user: str | None = None
+    socket_group: str | None = None
+
+
+class SocketFile(BaseModel):
+    path: str
+    exists: bool
+    is_socket: bool = False
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+class Listener(BaseModel):
+    """An endpoint the daemon is configured with, or was seen listening on."""
+
+    kind: Literal["unix", "tcp", "fd"]
+    address: str
+    host: str | None = None
+    port: int | None = None
+    loopback: bool = True
+    source: Literal["flag", "daemon.json", "observed", "default"] = "observed"
+    listening: bool | None = None
+
+
+class DaemonProcess(BaseModel):
+    pid: int
+    exe: str | None = None
+    argv: list[str] = Field(default_factory=list)
+    uid: int | None = None
+    user: str | None = None
+    rootless: bool = False
+
+
+class TlsSettings(BaseModel):
+    """The daemon's effective TLS settings after merging flags and daemon.json (§2)."""
+
+    tls: bool | None = None
+    tlsverify: bool | None = None
+    tlscacert: str | None = None
+    tlscert: str | None = None
+    tlskey: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """``--tlsverify`` given at all (even false) turns TLS on; so does ``tls: true``."""
+        return bool(self.tls) or self.tlsverify is not None
+
+    @property
+    def verifies_clients(self) -> bool:
+        """``tls: true`` with tlsverify unset means verification ON (dockerd default)."""
+        if self.tlsverify is not None:
+            return self.tlsverify
+        return bool(self.tls)
+
+
+class CertInfo(BaseModel):
+    path: str
+    role: Literal["ca", "server", "client", "unknown"] = "unknown"
+    exists: bool = True
+    readable: bool = True
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    subject: str | None = None
+    issuer: str | None = None
+    dns_names: list[str] = Field(default_factory=list)
+    ip_addresses: list[str] = Field(default_factory=list)
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    key_type: str | None = None
+    is_ca: bool = False
+    ext_key_usage: list[str] = Field(default_factory=list)
+    self_signed: bool = False
+    key_path: str | None = None
+    key_mode: int | None = None
+    key_matches: bool | None = None
+    error: str | None = None
+
+
+class DockerVersion(BaseModel):
+    binary: str | None = None
+    api_server: str | None = None
+    api_version: str | None = None
+
+    @property
+    def effective(self) -> str | None:
+        return self.api_server or self.binary
+
+    @property
+    def major(self) -> int | None:
+        return parse_major(self.effective)
+
+
+def parse_major(version: str | None) -> int | None:
+    """'20.10.24+dfsg1' -> 20; None or garbage -> None."""
+    if not version:
+        return None
+    head = version.strip().lstrip("v").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+class HostState(BaseModel):
+    """Everything inspect observed. ``unreadable`` lists what it could not see, and why."""
+
+    root: str
+    is_root: bool
+    docker_installed: bool
+    dockerd_path: str | None = None
+    version: DockerVersion = Field(default_factory=DockerVersion)
+    daemon_running: bool = False
+    process: DaemonProcess | None = None
+    daemon_json: DaemonJsonState
+    unit: UnitState = Field(default_factory=UnitState)
+    socket_unit: SocketUnitState = Field(default_factory=SocketUnitState)
+    docker_socket: SocketFile | None = None
+    docker_group_members: list[str] | None = None
+    configured_hosts: list[Listener] = Field(default_factory=list)
+    listeners: list[Listener] = Field(default_factory=list)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    flag_options: dict[str, Any] = Field(default_factory=dict)
+    hosts_conflict: str | None = None
+    rootless: bool = False
+    userns_remap: str | None = None
+    live_restore: bool = False
+    running_containers: int | None = None
+    certs: list[CertInfo] = Field(default_factory=list)
+    unreadable: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    daemon_error: str | None = None
