@@ -61,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from dockwiz.commands import tui
 
-    return tui.run(args)
+    status: int = tui.run(args)
+    return status
 
 
 def _run_command(name: str, rest: list[str]) -> int:

@@ -83,7 +83,9 @@ def atomic_write(
     fsync_dir(directory)
 
 
-def ensure_dir(path: Path, *, mode: int, uid: int | None = None, gid: int | None = None) -> list[Path]:
+def ensure_dir(
+    path: Path, *, mode: int, uid: int | None = None, gid: int | None = None
+) -> list[Path]:
     """Create ``path`` and missing parents with ``mode``; return the directories created.
 
     Existing directories are left as they are (their mode is the admin's business and is
@@ -98,7 +100,7 @@ def ensure_dir(path: Path, *, mode: int, uid: int | None = None, gid: int | None
         cur = cur.parent
     for d in reversed(missing):
         d.mkdir(mode=mode)
-        os.chmod(d, mode)  # mkdir's mode is filtered by the umask
+        d.chmod(mode)  # mkdir's mode is filtered by the umask
         if uid is not None or gid is not None:
             os.chown(d, -1 if uid is None else uid, -1 if gid is None else gid)
         created.append(d)
