@@ -1,0 +1,216 @@
+"""Benchmark: what an apply costs the admin in downtime, against a bare restart of the same daemon.
+
+On one fd-socket lab, each round:
+
+1. apply an mTLS plan; downtime = last moment the old daemon answered /_ping on its unix socket
+   -> first moment the new daemon answers /_ping over mTLS (with the issued client bundle);
+2. a bare stop/start of the same dockerd on the same (mTLS) config, measured the same way;
+3. ``rollback`` back to the fd-socket state (so the next round starts equal);
+4. an apply that fails to start (an option dockerd rejects); rollback time = from the failed
+   restart to the old daemon answering on its old endpoint again (the rollback steps' time);
+5. a bare stop/start of the fd-socket daemon (unix socket down -> up), the reference for 4.
+
+Targets (issue 5): apply downtime <= bare restart + 0.3 s; rollback <= 2x a bare restart.
+Pollers hit /_ping every ~5 ms on their own threads (the mTLS one inside the lab's network
+namespace), so a figure is accurate to about 10 ms.
+
+Run as root:  .venv/bin/python bench/apply.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import sys
+
+# Run as a script, bench/ comes first on sys.path, and bench/inspect.py would shadow the
+# standard library's ``inspect`` for everything imported after it.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0].rstrip("/") + "/"):
+    del sys.path[0]
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dockwiz import apply as ap
+from dockwiz.dockerapi import ClientFiles, ping_unix, tls_request
+from dockwiz.inspect import inspect_host
+from dockwiz.lab import Lab, lab_down, lab_up
+from dockwiz.netns import run_in_netns
+from dockwiz.plan import Plan, build_plan, observe_material
+from dockwiz.policy import Intent
+
+INTERVAL = 0.005
+
+
+class Poller:
+    """Polls a probe on a thread and records every up/down transition with its time."""
+
+    def __init__(self, probe: Callable[[], bool], netns: str | None = None) -> None:
+        self.probe = probe
+        self.netns = netns
+        self.events: list[tuple[float, bool]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _loop(self) -> None:
+        state: bool | None = None
+        while not self._stop.is_set():
+            try:
+                ok = self.probe()
+            except Exception as exc:
+                self.last_error = repr(exc)
+                ok = False
+            now = time.monotonic()
+            if ok != state:
+                self.events.append((now, ok))
+                state = ok
+            if ok:
+                self.last_ok = now
+            time.sleep(INTERVAL)
+
+    def _run(self) -> None:
+        if self.netns is None:
+            self._loop()
+        else:
+            run_in_netns(self.netns, self._loop)
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def went_down(self, after: float) -> float | None:
+        """The last time it was up before the first 'down' after ``after``."""
+        up_at: float | None = None
+        for t, ok in self.events:
+            if ok:
+                up_at = t
+            elif t >= after:
+                return self._last_up_before(t) or up_at
+        return None
+
+    def _last_up_before(self, t_down: float) -> float | None:
+        # the poller only records transitions; the previous successful poll is ~one interval
+        # before the recorded failure
+        return t_down - INTERVAL
+
+    def came_up(self, after: float) -> float | None:
+        for t, ok in self.events:
+            if ok and t > after:
+                return t
+        return None
+
+
+def unix_probe(lab: Lab) -> Callable[[], bool]:
+    path = lab.unix_socket_path()
+    return lambda: ping_unix(path, timeout=0.5).ok
+
+
+def mtls_probe(lab: Lab, bundle: Path) -> Callable[[], bool]:
+    files = ClientFiles.from_dir(bundle)
+    addr = lab.info.address
+    return lambda: tls_request(addr, 2376, ca=files.ca, cert=files.cert, key=files.key,
+                               timeout=0.5).ok
+
+
+def plan_mtls(lab: Lab) -> Plan:
+    host = lab.host()
+    intent = Intent(mode="mtls", listen_host=lab.info.address, sans_ip=[lab.info.address])
+    return build_plan(observe_material(host, inspect_host(host), intent), intent)
+
+
+def broken(plan: Plan) -> Plan:
+    plan = plan.model_copy(deep=True)
+    for f in plan.files:
+        if f.path.endswith("daemon.json") and f.after is not None:
+            data = json.loads(f.after)
+            data["bogus-option"] = True
+            f.after = json.dumps(data, indent=2) + "\n"
+    return plan
+
+
+def downtime(down: Poller, up: Poller, action: Callable[[], object]) -> float:
+    t0 = time.monotonic()
+    action()
+    deadline = time.monotonic() + 10
+    while True:
+        t_down = down.went_down(t0)
+        t_up = up.came_up(t_down or t0)
+        if (t_down is not None and t_up is not None) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if t_down is None or t_up is None:
+        raise RuntimeError(f"could not see the transition: t0={t0} down={t_down} up={t_up} "
+                           f"down events={down.events[-4:]} up events={up.events[-4:]}")
+    return t_up - t_down
+
+
+def one_round(lab: Lab, bundle_holder: dict[str, Path]) -> dict[str, float]:
+    host = lab.host()
+    services = host.services
+    assert services is not None
+    figures: dict[str, float] = {}
+    plan = plan_mtls(lab)
+    bundle_dir = host.path(plan.client_bundle or "/etc/dockwiz/clients/dockwiz-client")
+    with Poller(unix_probe(lab)) as unix, Poller(mtls_probe(lab, bundle_dir), lab.info.netns) as tls:
+        result: dict[str, ap.ApplyResult] = {}
+        figures["apply_downtime_s"] = downtime(
+            unix, tls, lambda: result.setdefault("r", ap.apply_plan(host, plan)))
+        assert result["r"].ok, result["r"].model_dump_json(indent=2)
+        figures["apply_reported_downtime_s"] = result["r"].downtime_s or 0.0
+        figures["bare_restart_mtls_s"] = downtime(unix, tls, services.restart)
+    bundle_holder["bundle"] = bundle_dir
+    rb = ap.rollback_last(host)
+    assert rb.ok, rb.model_dump_json(indent=2)
+    failed = ap.apply_plan(host, broken(plan_mtls(lab)))
+    assert not failed.ok and failed.recovery_ok, failed.model_dump_json(indent=2)
+    rollback_steps = ("restore files", "systemd daemon-reload",
+                      "restart dockerd on the old configuration", "confirm old daemon")
+    figures["rollback_s"] = sum(s.seconds for s in failed.steps if s.name in rollback_steps)
+    with Poller(unix_probe(lab)) as unix:
+        figures["bare_restart_unix_s"] = downtime(unix, unix, services.restart)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    directory = Path(tempfile.mkdtemp(prefix="dwbench", dir="/tmp")) / "lab"
+    lab = lab_up(directory, "fd-socket")
+    rounds: list[dict[str, float]] = []
+    try:
+        holder: dict[str, Path] = {}
+        for n in range(args.rounds):
+            figures = one_round(lab, holder)
+            rounds.append(figures)
+            print(f"round {n + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in figures.items()),
+                  flush=True)
+    finally:
+        lab_down(directory)
+    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    apply_extra = med["apply_downtime_s"] - med["bare_restart_mtls_s"]
+    rollback_ratio = med["rollback_s"] / med["bare_restart_unix_s"]
+    print(f"\nmedian of {len(rounds)} rounds:")
+    print(f"  mTLS apply downtime      {med['apply_downtime_s']:.3f} s "
+          f"(apply's own figure {med['apply_reported_downtime_s']:.3f} s)")
+    print(f"  bare stop/start (mTLS)   {med['bare_restart_mtls_s']:.3f} s")
+    print(f"  apply - bare             {apply_extra:+.3f} s   (target <= +0.300 s: "
+          f"{'PASS' if apply_extra <= 0.3 else 'FAIL'})")
+    print(f"  rollback after a failed start {med['rollback_s']:.3f} s")
+    print(f"  bare stop/start (unix)   {med['bare_restart_unix_s']:.3f} s")
+    print(f"  rollback / bare          {rollback_ratio:.2f}x   (target <= 2x: "
+          f"{'PASS' if rollback_ratio <= 2 else 'FAIL'})")
+    return 0 if apply_extra <= 0.3 and rollback_ratio <= 2 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

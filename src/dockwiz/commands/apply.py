@@ -1,0 +1,356 @@
+"""``dockwiz apply``, ``dockwiz rollback`` and ``dockwiz recover``: the transaction's front door.
+
+``apply`` never changes a host the admin has not seen the diff for: it shows the plan and asks,
+and without a terminal to ask on it refuses unless ``--yes`` says the admin already decided.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from dockwiz.commands._common import (
+    add_host_args,
+    add_output_args,
+    host_from_args,
+    print_json,
+    use_color,
+)
+from dockwiz.errors import DockwizError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import Console
+
+    from dockwiz.apply import ApplyResult, ApplyStep
+    from dockwiz.host import Host, ServiceManager
+    from dockwiz.journal import Journal
+    from dockwiz.plan import Plan
+
+EXIT_OK = 0
+EXIT_FAILED_RECOVERED = 1
+EXIT_REFUSED = 2
+EXIT_FAILED_NOT_RECOVERED = 3
+
+_STATUS_MARK = {"ok": "✓", "failed": "✗", "skipped": "-", "rolled-back": "↺", "running": "…"}
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    add_host_args(parser)
+    add_output_args(parser)
+    parser.add_argument("--yes", "-y", action="store_true",
+                        help="do not ask for confirmation (required without a terminal)")
+    parser.add_argument("--service-manager", choices=("systemd", "sysv", "lab"),
+                        help="how to restart dockerd (default: the lab's, else systemd if "
+                        "running, else SysV 'service')")
+    if name == "apply":
+        _configure_apply(parser)
+        parser.set_defaults(func=run_apply)
+    elif name == "rollback":
+        parser.set_defaults(func=run_rollback)
+    else:
+        parser.set_defaults(func=run_recover)
+
+
+def _configure_apply(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan_file", nargs="?", metavar="PLAN_FILE",
+                        help="a plan saved by 'dockwiz plan --save' (or plan it here: --mode ...)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show the diff and the steps apply would take; change nothing")
+    parser.add_argument("--deadline", type=float, metavar="SECONDS",
+                        help="how long the new daemon may take to answer (default: 20 s plus "
+                        "dockerd's own startup sleeps)")
+    plan_cmd = _plan_command()
+    if plan_cmd is not None and hasattr(plan_cmd, "add_plan_args"):
+        plan_cmd.add_plan_args(parser)
+    else:
+        _add_planning_options(parser)
+
+
+def _add_planning_options(parser: argparse.ArgumentParser) -> None:
+    """The options 'dockwiz plan' reads through its intent_from_args (same names, same meaning).
+
+    Kept in step with commands/plan.py's configure until it exposes add_plan_args.
+    """
+    g = parser.add_argument_group("plan here instead of a PLAN_FILE (as 'dockwiz plan')")
+    g.add_argument("--mode", choices=["unix", "tls", "mtls", "ssh"],
+                   help="unix, tls (loopback only on Docker 27+), mtls or ssh")
+    g.add_argument("--listen", metavar="ADDR:PORT", help="TCP address for tls/mtls")
+    g.add_argument("--san", action="append", default=[], metavar="NAME_OR_IP",
+                   help="a name or IP clients dial (repeatable)")
+    g.add_argument("--docker-version", metavar="V", help="plan for this Docker version")
+    g.add_argument("--hardening", default="", metavar="LIST",
+                   help="comma-separated: live-restore, icc, no-new-privileges, userns-remap, "
+                   "log-rotation")
+    g.add_argument("--client-name", default="dockwiz-client", help="mtls client bundle name")
+    g.add_argument("--key-type", default="ecdsa-p256", help="certificate key type")
+    g.add_argument("--no-reuse", action="store_true", help="issue new certificates")
+    g.add_argument("--ssh-user", help="user shown in the ssh-mode docker context line")
+
+
+def _plan_command() -> ModuleType | None:
+    """``dockwiz plan``'s module, whose planning options apply reuses (same flags, same plan)."""
+    try:
+        return importlib.import_module("dockwiz.commands.plan")
+    except ImportError:
+        return None
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+def _manager(host: Host, args: argparse.Namespace) -> ServiceManager:
+    from dockwiz.services import choose_manager
+
+    return choose_manager(host, getattr(args, "service_manager", None))
+
+
+def _confirm(args: argparse.Namespace, question: str) -> bool:
+    """Ask on the terminal; without one, --yes is the only way to say yes."""
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        raise DockwizError(
+            "refusing to change the host without confirmation: no terminal to ask on",
+            "review the plan ('dockwiz plan'), then run again with --yes",
+        )
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _printer(args: argparse.Namespace) -> Console:
+    from rich.console import Console
+
+    return Console(no_color=not use_color(args), highlight=False,
+                   stderr=bool(getattr(args, "json", False)))
+
+
+def _live(args: argparse.Namespace) -> Callable[[ApplyStep], None]:
+    """The on_step callback: one line per step as it happens (stderr under --json)."""
+    console = _printer(args)
+
+    def show(step: ApplyStep) -> None:
+        style = {"ok": "green", "failed": "bold red", "skipped": "dim",
+                 "rolled-back": "yellow"}.get(step.status, "")
+        mark = _STATUS_MARK.get(step.status, "?")
+        detail = f" [dim]{_esc(step.detail)}[/dim]" if step.detail else ""
+        seconds = f" ({step.seconds:.2f}s)" if step.seconds >= 0.01 else ""
+        console.print(f"[{style}]{mark} {_esc(step.name)}[/{style}]{seconds}{detail}")
+
+    return show
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
+    if args.json:
+        print_json(result)
+    else:
+        console = _printer(args)
+        print_ = console.print
+        if result.ok:
+            extra = f", downtime {result.downtime_s:.2f} s" if result.downtime_s else ""
+            print_(f"[bold green]{what} succeeded[/bold green] (transaction {result.txid}{extra})")
+            if result.client_bundle:
+                print_(f"client bundle: {_esc(result.client_bundle)}")
+        else:
+            print_(f"[bold red]{what} failed[/bold red] at step "
+                   f"'{_esc(result.failed_step or '?')}': {_esc(result.error or '')}")
+            if result.daemon_log:
+                print_("[bold]dockerd said:[/bold]")
+                for line in result.daemon_log.splitlines()[-12:]:
+                    print_(f"  {_esc(line)}")
+            if result.rolled_back:
+                state = ("[green]the host is back as it was; the old daemon answers on its old "
+                         "endpoints[/green]" if result.recovery_ok else
+                         "[bold red]the files are restored but the old daemon does not answer: "
+                         "check 'dockwiz inspect' and dockerd's log[/bold red]")
+                print_(f"recovery: {state}")
+    if result.ok:
+        return EXIT_OK
+    return EXIT_FAILED_RECOVERED if result.recovery_ok else EXIT_FAILED_NOT_RECOVERED
+
+
+def pending_warning(host: Host) -> str | None:
+    """The line every other command prints while an interrupted apply waits for recovery."""
+    from dockwiz.apply import pending_recovery
+
+    try:
+        journal = pending_recovery(host)
+    except DockwizError as exc:
+        return f"warning: {exc.message}"
+    if journal is None:
+        return None
+    return (f"warning: an apply ({journal.txid}) was interrupted at step '{journal.step}'; "
+            "the host may be half-changed. Run 'dockwiz recover' to restore it.")
+
+
+# -- apply ------------------------------------------------------------------------------------
+def _load_or_build_plan(host: Host, args: argparse.Namespace) -> Plan:
+    if args.plan_file:
+        from dockwiz.plan import load_plan
+
+        return load_plan(Path(args.plan_file))
+    plan_cmd = _plan_command()
+    if not getattr(args, "mode", None) or plan_cmd is None:
+        raise DockwizError("nothing to apply", "give a saved PLAN_FILE or --mode unix|tls|mtls|ssh")
+    from dockwiz.plan import plan_for_host
+
+    intent = plan_cmd.intent_from_args(args)
+    _state, plan = plan_for_host(host, intent)
+    return plan
+
+
+def _plan_is_empty(plan: Plan) -> bool:
+    return not plan.files and not plan.certs and not plan.actions
+
+
+def _dry_run_steps(plan: Plan) -> list[str]:
+    from dockwiz.apply import cert_trees
+    from dockwiz.journal import BACKUP_ROOT, JOURNAL_PATH
+
+    steps = [f"journal and back up {len(plan.files)} file(s)"
+             + (f" and {', '.join(cert_trees(plan))}" if plan.certs else "")
+             + f" ({JOURNAL_PATH}, {BACKUP_ROOT}/<txid>/)"]
+    for c in plan.certs:
+        steps.append(f"certificate: {c.action} {c.role} ({c.cert_path})")
+    for f in plan.files:
+        verb = "remove" if f.after is None else "write"
+        steps.append(f"{verb} {f.path} (mode {f.mode:04o}, owner {f.uid}:{f.gid})")
+    steps.append("validate: strict JSON, TLS files exist, cert matches key, SANs cover the "
+                 "address; dockerd --validate where available")
+    for a in plan.actions:
+        steps.append(f"{a.kind}: {a.reason}")
+    steps.append("wait until " + ", ".join(f"{e.url} ({e.security})" for e in plan.endpoints_after)
+                 + " answer /_ping")
+    steps.append("on any failure: restore every file, restart, confirm "
+                 + ", ".join(e.url for e in plan.endpoints_before) + " answer again")
+    return steps
+
+
+def _containers_notice(plan: Plan) -> str | None:
+    """DOMAIN §9: a restart without live-restore stops every running container."""
+    running = plan.running_containers or 0
+    restarts = any(a.kind == "restart" for a in plan.actions)
+    live_restore = (plan.daemon_json_after or {}).get("live-restore") is True
+    if not restarts or running <= 0 or live_restore:
+        return None
+    return (f"{running} container(s) are running and live-restore is off: the restart this "
+            "change needs will STOP them. To keep them running, plan again with "
+            "'--hardening live-restore' (switched on by a reload before the restart).")
+
+
+def _offer_live_restore(args: argparse.Namespace) -> bool:
+    """DOMAIN §9: offer live-restore (switched on by a reload first) before a restart that
+    would stop containers; only when planning here and someone is at the terminal to answer."""
+    if args.plan_file or args.yes or not sys.stdin.isatty():
+        return False
+    try:
+        answer = input("Switch live-restore on first so they keep running? [Y/n] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("", "y", "yes")
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from dockwiz.apply import apply_plan, pending_recovery
+
+    host = host_from_args(args)
+    pending = pending_recovery(host)
+    if pending is not None:
+        raise DockwizError(
+            f"an earlier apply ({pending.txid}) was interrupted at step '{pending.step}'",
+            "run 'dockwiz recover' first: it restores the host from the journal",
+        )
+    plan = _load_or_build_plan(host, args)
+    out = _printer(args)
+    print_ = out.print
+    if _plan_is_empty(plan):
+        if args.json:
+            print_json({"ok": True, "changed": False, "detail": "nothing to do"})
+        else:
+            print_("nothing to do: the host already matches the plan")
+        return EXIT_OK
+    if not args.json:
+        sys.stdout.write(plan.diff(color=use_color(args)))
+        sys.stdout.flush()
+    if args.dry_run:
+        steps = _dry_run_steps(plan)
+        if args.json:
+            print_json({"dry_run": True, "steps": steps, "plan": plan.model_dump(mode="json")})
+        else:
+            print_("[bold]apply would:[/bold]")
+            for n, s in enumerate(steps, 1):
+                print_(f"  {n}. {_esc(s)}")
+        return EXIT_OK
+    notice = _containers_notice(plan)
+    if notice:
+        print_(f"[bold yellow]warning:[/bold yellow] {_esc(notice)}")
+        if _offer_live_restore(args):
+            args.hardening = ",".join(filter(None, [args.hardening, "live-restore"]))
+            plan = _load_or_build_plan(host, args)
+            sys.stdout.write(plan.diff(color=use_color(args)))
+            sys.stdout.flush()
+    if not _confirm(args, f"Apply this change to {host.label}?"):
+        print_("not applied")
+        return EXIT_REFUSED
+    manager = _manager(host, args)
+    result = apply_plan(host, plan, on_step=_live(args), deadline_s=args.deadline,
+                        manager=manager)
+    return _report(args, result, "apply")
+
+
+# -- rollback / recover -----------------------------------------------------------------------
+def _journal_summary(journal: Journal) -> str:
+    files = ", ".join(f.path for f in journal.files) or "no single files"
+    trees = ", ".join(t.path for t in journal.trees)
+    return (f"transaction {journal.txid} (started {journal.started:%Y-%m-%d %H:%M:%S} UTC, "
+            f"step '{journal.step}'): {files}" + (f"; directories {trees}" if trees else ""))
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from dockwiz.apply import rollback_last
+    from dockwiz.journal import load_journal
+
+    host = host_from_args(args)
+    journal = load_journal(host)
+    if journal is None or journal.step != "done":
+        rollback_last(host, manager=None if journal is None else _manager(host, args))
+        return EXIT_OK  # unreachable: rollback_last raised with the reason
+    out = _printer(args)
+    out.print(f"will undo {_esc(_journal_summary(journal))}")
+    if not _confirm(args, "Restore these files and restart dockerd on the old configuration?"):
+        out.print("nothing changed")
+        return EXIT_REFUSED
+    result = rollback_last(host, on_step=_live(args), manager=_manager(host, args))
+    return _report(args, result, "rollback")
+
+
+def run_recover(args: argparse.Namespace) -> int:
+    from dockwiz.apply import pending_recovery, recover
+
+    host = host_from_args(args)
+    journal = pending_recovery(host)
+    out = _printer(args)
+    if journal is None:
+        if args.json:
+            print_json({"ok": True, "recovered": False, "detail": "no interrupted apply"})
+        else:
+            out.print("nothing to recover: no interrupted apply on this host")
+        return EXIT_OK
+    out.print(f"interrupted apply: {_esc(_journal_summary(journal))}")
+    if not _confirm(args, "Restore every file from the journal and restart dockerd?"):
+        out.print("nothing changed; the host may be half-changed")
+        return EXIT_REFUSED
+    result = recover(host, on_step=_live(args), manager=_manager(host, args))
+    return _report(args, result, "recover")

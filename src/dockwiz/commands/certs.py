@@ -1,0 +1,480 @@
+"""``dockwiz certs init|server|client|show|renew``: the TLS material, headless.
+
+This module is on the benchmarked path (``dockwiz certs init`` is timed as a whole process), so
+it imports only the standard library at module level; the PKI core (``cryptography``) is
+imported by the handlers, and nothing here needs rich or textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dockwiz.commands._common import add_host_args, host_from_args
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+
+    from dockwiz.host import Host
+    from dockwiz.pki import ClientBundle, Issued
+
+DAEMON_TLS_DIR = "/etc/docker/tls"  # kept equal to pki.DAEMON_TLS_DIR (checked by a test)
+KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Issue and inspect the CA, server and client certificates for a TLS-secured daemon. "
+        "The CA key lives in /etc/dockwiz/ca (0700), never in the daemon's directory."
+    )
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    init = sub.add_parser(
+        "init",
+        help="create the CA and the daemon's server certificate (and client bundles)",
+        description="Create the CA (10 years) and the server certificate for the daemon "
+        "(SANs: detected names and addresses plus --san). An existing CA or server "
+        "certificate is checked and kept; replace it only with --overwrite.",
+    )
+    _common(init, leaf=True)
+    _san_args(init)
+    init.add_argument("--ca-days", type=int, default=3650, help="CA validity (default 3650)")
+    init.add_argument("--ca-name", default="dockwiz CA", help="the CA's common name")
+    init.add_argument("--ca-only", action="store_true", help="create only the CA")
+    init.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also issue a client bundle NAME (repeatable)",
+    )
+    init.add_argument("--endpoint", help="tcp://HOST:PORT clients dial (for env.sh/context)")
+    init.set_defaults(func=_cmd_init)
+
+    server = sub.add_parser("server", help="issue the daemon's server certificate with the CA")
+    _common(server, leaf=True)
+    _san_args(server)
+    server.set_defaults(func=_cmd_server)
+
+    client = sub.add_parser("client", help="issue a client bundle (ca.pem cert.pem key.pem env.sh)")
+    _common(client, leaf=True)
+    client.add_argument("client_name", nargs="?", metavar="NAME", help="client name")
+    client.add_argument("--name", dest="name_opt", metavar="NAME", help="client name")
+    client.add_argument("--endpoint", help="tcp://HOST:PORT clients dial (default: from SANs)")
+    client.set_defaults(func=_cmd_client)
+
+    show = sub.add_parser("show", help="show and check the CA, server and client certificates")
+    add_host_args(show)
+    show.add_argument("--dir", default=DAEMON_TLS_DIR, help="the daemon's TLS directory")
+    show.add_argument("--listen", default="", help="address clients dial, to check the SANs")
+    show.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    show.set_defaults(func=_cmd_show)
+
+    renew = sub.add_parser(
+        "renew",
+        help="re-issue the server (or a client) certificate with the same CA and names",
+    )
+    _common(renew, leaf=True, overwrite=False)
+    renew.add_argument("--client", metavar="NAME", help="renew this client bundle instead")
+    renew.add_argument("--san", action="append", default=[], help="add a SAN (repeatable)")
+    renew.add_argument("--endpoint", help="new endpoint for a client bundle")
+    renew.set_defaults(func=_cmd_renew)
+
+
+def _common(p: argparse.ArgumentParser, *, leaf: bool, overwrite: bool = True) -> None:
+    add_host_args(p)
+    p.add_argument(
+        "--key-type",
+        choices=KEY_TYPES,
+        default="ecdsa-p256",
+        help="key algorithm (default ecdsa-p256; all are accepted by Go's TLS)",
+    )
+    if leaf:
+        p.add_argument("--days", type=int, default=365, help="leaf validity (default 365)")
+    p.add_argument("--dir", default=DAEMON_TLS_DIR, help="the daemon's TLS directory")
+    p.add_argument(
+        "--passphrase-file",
+        metavar="FILE",
+        help="passphrase of the CA key (init: encrypt the new CA key with it)",
+    )
+    if overwrite:
+        p.add_argument("--overwrite", action="store_true", help="replace existing material")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _san_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME|IP",
+        help="a DNS name or IP clients dial (repeatable; DNS:/IP: prefixes accepted)",
+    )
+    p.add_argument(
+        "--no-detect",
+        action="store_true",
+        help="only the --san values, not the detected host names and addresses",
+    )
+    p.add_argument("--cn", default=None, help="server common name (default: first DNS SAN)")
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _passphrase(args: argparse.Namespace) -> bytes | None:
+    path = getattr(args, "passphrase_file", None)
+    if not path:
+        return None
+    from dockwiz.errors import DockwizError
+
+    try:
+        data = Path(path).read_bytes().rstrip(b"\r\n")
+    except OSError as exc:
+        raise DockwizError(f"cannot read the passphrase file {path}: {exc.strerror}") from exc
+    if not data:
+        raise DockwizError(f"the passphrase file {path} is empty", "put the passphrase in it")
+    return data
+
+
+def _sans(host: Host, args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    from dockwiz import pki
+
+    dns, ips = pki.split_sans(args.san)  # validate the admin's input before anything else
+    if not args.no_detect:
+        auto_dns, auto_ips = pki.detect_sans(host)
+        # the admin's names first: they give the CN and the clients' default endpoint
+        dns, ips = list(dict.fromkeys([*dns, *auto_dns])), list(dict.fromkeys([*ips, *auto_ips]))
+    return dns, ips
+
+
+class _Report:
+    """What the command did, printed as text or JSON at the end."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self.data: dict[str, Any] = {"written": [], "kept": []}
+
+    def line(self, text: str) -> None:
+        if not self.as_json:
+            print(text)
+
+    def finish(self) -> int:
+        if self.as_json:
+            print(json.dumps(self.data, indent=2, default=str))
+        return 0
+
+
+def _describe(issued: Issued) -> dict[str, Any]:
+    from dockwiz import pki
+
+    return {
+        "subject": issued.cert.subject.rfc4514_string(),
+        "key_type": issued.key_type,
+        "not_after": issued.not_after.isoformat(),
+        "serial": f"{issued.cert.serial_number:x}",
+        "sans": pki.sans_of(issued.cert),
+    }
+
+
+def _server_problems(host: Host, ca: Issued, directory: str) -> list[str]:
+    from dockwiz import pki
+
+    _, cert_path, key_path = pki.server_paths(directory)
+    info = pki.cert_info(host, cert_path, key_path, role="server")
+    problems = pki.check_server_cert(info, "", None)
+    if not info.error:
+        cert = pki.load_certificate(host.path(cert_path).read_bytes())
+        issue = pki.verify_issued_by(cert, ca.cert)
+        problems += [issue] if issue else []
+    return problems
+
+
+# -- actions -----------------------------------------------------------------------------------
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Everything is decided and issued in memory first, then written in one all-or-nothing
+    step: a bad --client name or an existing file leaves the host untouched."""
+    from dockwiz import pki
+    from dockwiz.errors import DockwizError
+
+    host = host_from_args(args)
+    passphrase = _passphrase(args)
+    for name in args.client:
+        pki.validate_client_name(name)
+    dns, ips = ([], []) if args.ca_only else _sans(host, args)
+    endpoint = pki.normalize_endpoint(args.endpoint) if args.endpoint else None
+    report = _Report(args.json)
+
+    new_ca = args.overwrite or not pki.ca_exists(host)
+    server_exists = any(host.path(p).exists() for p in pki.server_paths(args.dir))
+    if new_ca and server_exists and not args.overwrite:
+        raise DockwizError(
+            f"the daemon's TLS files in {args.dir} exist but there is no CA in {pki.CA_DIR}",
+            "keep them as they are (do not run init), or replace all with --overwrite",
+        )
+    server_needed = not args.ca_only and (new_ca or not server_exists)
+    new_clients = [
+        n for n in dict.fromkeys(args.client) if args.overwrite or not pki.client_exists(host, n)
+    ]
+    wanted = int(new_ca) + int(server_needed) + len(new_clients)
+    keys = iter(pki.generate_keys([args.key_type] * wanted))
+    if new_ca:
+        ca = pki.issue_ca(args.ca_name, args.key_type, args.ca_days, key=next(keys))
+    else:
+        ca = pki.load_ca(host, passphrase)
+        report.data["kept"].append(pki.CA_DIR)
+        report.line(
+            f"kept the existing CA {ca.common_name!r} (valid until {ca.not_after:%Y-%m-%d})"
+        )
+    report.data["ca"] = _describe(ca)
+
+    server = None
+    if server_needed:
+        server = pki.issue_server(ca, dns, ips, args.key_type, args.days, args.cn, key=next(keys))
+    elif not args.ca_only:
+        _keep_server(host, ca, args.dir, report)
+    _keep_clients(host, args, ca, new_clients, report)
+    url = endpoint or _default_endpoint(host, args.dir, server.cert if server else None)
+    clients = [
+        (name, pki.issue_client(ca, name, args.key_type, args.days, key=next(keys)), url)
+        for name in new_clients
+    ]
+
+    written, bundles = pki.write_material(
+        host,
+        ca,
+        store_ca=new_ca,
+        passphrase=passphrase,
+        server=server,
+        directory=args.dir,
+        clients=clients,
+        overwrite=args.overwrite,
+    )
+    report.data["written"] += written
+    if new_ca:
+        report.line(f"created CA {ca.common_name!r} ({ca.key_type}) in {pki.CA_DIR}")
+        if args.ca_only and server_exists:
+            report.line(
+                f"  note: the server certificate in {args.dir} is from the old CA: "
+                "run 'dockwiz certs server --overwrite'"
+            )
+    if server is not None:
+        _report_server(report, server, args.dir, args.days)
+    for bundle in bundles:
+        _report_bundle(report, bundle)
+    return report.finish()
+
+
+def _keep_server(host: Host, ca: Issued, directory: str, report: _Report) -> None:
+    from dockwiz.errors import DockwizError
+
+    problems = _server_problems(host, ca, directory)
+    if problems:
+        raise DockwizError(
+            f"the existing server certificate in {directory} has problems: " + "; ".join(problems),
+            "renew it with 'dockwiz certs renew' (same CA and names), or replace everything "
+            "with --overwrite",
+        )
+    report.data["kept"].append(directory)
+    report.line(f"kept the existing server certificate in {directory} (checks passed)")
+
+
+def _keep_clients(
+    host: Host, args: argparse.Namespace, ca: Issued, new: list[str], report: _Report
+) -> None:
+    """Existing bundles not being replaced must come from this CA (init is re-runnable)."""
+    from dockwiz import pki
+    from dockwiz.errors import DockwizError
+
+    for name in dict.fromkeys(args.client):
+        if name in new:
+            continue
+        path = f"{pki.CLIENTS_DIR}/{name}/cert.pem"
+        cert = pki.load_certificate(host.path(path).read_bytes(), path)
+        problem = pki.verify_issued_by(cert, ca.cert)
+        if problem:
+            raise DockwizError(f"client bundle {name!r}: {problem}", "replace it with --overwrite")
+        report.data["kept"].append(f"{pki.CLIENTS_DIR}/{name}")
+        report.line(f"kept the existing client bundle {name!r}")
+
+
+def _report_server(report: _Report, server: Issued, directory: str, days: int) -> None:
+    from dockwiz import pki
+
+    report.data["server"] = _describe(server)
+    ca_path, cert_path, key_path = pki.server_paths(directory)
+    sans = pki.sans_of(server.cert)
+    report.line(f"issued server certificate ({server.key_type}, {days} days) in {directory}")
+    report.line(f"  DNS names: {', '.join(s for s in sans if not pki.is_ip(s)) or '-'}")
+    report.line(f"  IPs:       {', '.join(s for s in sans if pki.is_ip(s)) or '-'}")
+    report.line("  clients must dial one of these; add more with: dockwiz certs renew --san NAME")
+    report.line(
+        f'  daemon.json: "tlsverify": true, "tlscacert": "{ca_path}", '
+        f'"tlscert": "{cert_path}", "tlskey": "{key_path}"'
+    )
+
+
+def _report_bundle(report: _Report, bundle: ClientBundle) -> None:
+    report.data.setdefault("clients", []).append(bundle.model_dump())
+    report.line(f"issued client bundle {bundle.name!r} in {bundle.dir} (copy it to the client)")
+    report.line(f"  . {bundle.dir}/env.sh   # or: {bundle.context_command}")
+
+
+def _default_endpoint(host: Host, directory: str, cert: Certificate | None = None) -> str:
+    """The first SAN a remote client is likely to dial: a non-loopback IP, else a DNS name.
+
+    Read from the just-issued certificate when there is one (no file parsing on the fast
+    path), else from the daemon's server certificate on disk."""
+    import ipaddress
+
+    from dockwiz import pki
+    from dockwiz.errors import DockwizError
+
+    if cert is None:
+        _, cert_path, _ = pki.server_paths(directory)
+        try:
+            cert = pki.load_certificate(host.path(cert_path).read_bytes())
+        except (OSError, DockwizError):
+            return pki.normalize_endpoint("localhost")
+    sans = pki.sans_of(cert)
+    remote_ips = [s for s in sans if pki.is_ip(s) and not ipaddress.ip_address(s).is_loopback]
+    names = [s for s in sans if not pki.is_ip(s) and s != "localhost"]
+    return pki.normalize_endpoint((remote_ips or names or ["localhost"])[0])
+
+
+def _write_server(
+    host: Host, args: argparse.Namespace, ca: Issued, dns: list[str], ips: list[str]
+) -> int:
+    from dockwiz import pki
+
+    report = _Report(args.json)
+    server = pki.issue_server(ca, dns, ips, args.key_type, args.days, args.cn)
+    written, _ = pki.write_material(
+        host, ca, store_ca=False, server=server, directory=args.dir, overwrite=args.overwrite
+    )
+    report.data["written"] += written
+    _report_server(report, server, args.dir, args.days)
+    return report.finish()
+
+
+def _write_client(
+    host: Host, args: argparse.Namespace, ca: Issued, name: str, endpoint: str | None
+) -> int:
+    from dockwiz import pki
+
+    report = _Report(args.json)
+    client = pki.issue_client(ca, name, args.key_type, args.days)
+    url = endpoint or _default_endpoint(host, args.dir)
+    written, bundles = pki.write_material(
+        host, ca, store_ca=False, clients=[(name, client, url)], overwrite=args.overwrite
+    )
+    report.data["written"] += written
+    _report_bundle(report, bundles[0])
+    return report.finish()
+
+
+def _cmd_server(args: argparse.Namespace) -> int:
+    from dockwiz import pki
+
+    host = host_from_args(args)
+    dns, ips = _sans(host, args)
+    return _write_server(host, args, pki.load_ca(host, _passphrase(args)), dns, ips)
+
+
+def _cmd_client(args: argparse.Namespace) -> int:
+    from dockwiz import pki
+    from dockwiz.errors import DockwizError
+
+    name = args.name_opt or args.client_name
+    if not name:
+        raise DockwizError("which client?", "give a name: dockwiz certs client laptop")
+    pki.validate_client_name(name)
+    endpoint = pki.normalize_endpoint(args.endpoint) if args.endpoint else None
+    host = host_from_args(args)
+    return _write_client(host, args, pki.load_ca(host, _passphrase(args)), name, endpoint)
+
+
+def _cmd_renew(args: argparse.Namespace) -> int:
+    """A new leaf (new key, new serial, fresh validity) with the same CA and the same names:
+    clients that trust the CA keep working."""
+    from dockwiz import pki
+    from dockwiz.errors import DockwizError
+
+    host = host_from_args(args)
+    ca = pki.load_ca(host, _passphrase(args))
+    args.overwrite = True
+    if args.client:
+        pki.validate_client_name(args.client)
+        if not pki.client_exists(host, args.client):
+            raise DockwizError(
+                f"there is no client bundle {args.client!r}",
+                f"issue it with 'dockwiz certs client {args.client}'",
+            )
+        endpoint = args.endpoint or _bundle_endpoint(host, args.client)
+        return _write_client(host, args, ca, args.client, endpoint)
+    _, cert_path, _ = pki.server_paths(args.dir)
+    old = pki.cert_info(host, cert_path)
+    if old.error:
+        raise DockwizError(old.error, "issue it with 'dockwiz certs server'")
+    extra_dns, extra_ips = pki.split_sans(args.san)
+    dns = list(dict.fromkeys([*old.dns_names, *extra_dns]))
+    ips = list(dict.fromkeys([*old.ip_addresses, *extra_ips]))
+    args.cn = None
+    return _write_server(host, args, ca, dns, ips)
+
+
+def _bundle_endpoint(host: Host, name: str) -> str | None:
+    from dockwiz import pki
+
+    try:
+        text = host.read_text(f"{pki.CLIENTS_DIR}/{name}/env.sh")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("export DOCKER_HOST="):
+            return line.split("=", 1)[1].strip("'\"")
+    return None
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from dockwiz import pki
+
+    host = host_from_args(args)
+    infos = list(pki.iter_material(host, args.dir))
+    ca_info = next((i for i in infos if i.role == "ca" and not i.error), None)
+    rows: list[dict[str, Any]] = []
+    for info in infos:
+        if info.role == "server":
+            problems = pki.check_server_cert(info, args.listen, ca_info)
+        elif info.role == "client":
+            problems = pki.check_client_cert(info, ca_info)
+        else:
+            problems = pki.check_ca_cert(info) if info.exists else []
+        rows.append({"cert": info.model_dump(mode="json"), "problems": problems})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            _print_row(row)
+    bad = any(r["problems"] for r in rows if r["cert"]["exists"])
+    return 1 if bad else 0
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    cert = row["cert"]
+    head = f"{cert['role']:<7}{cert['path']}"
+    if not cert["exists"]:
+        print(f"{head}: not present")
+        return
+    print(head)
+    if cert["subject"]:
+        print(f"  subject  {cert['subject']}  ({cert['key_type']})")
+        print(f"  valid    {cert['not_before']} .. {cert['not_after']}")
+    if cert["dns_names"] or cert["ip_addresses"]:
+        print(f"  SANs     {', '.join(cert['dns_names'] + cert['ip_addresses'])}")
+    if cert["ext_key_usage"]:
+        print(f"  EKU      {', '.join(cert['ext_key_usage'])}")
+    for problem in row["problems"]:
+        print(f"  PROBLEM  {problem}")
+    if not row["problems"]:
+        print("  ok")
+    sys.stdout.flush()

@@ -1,0 +1,196 @@
+"""``dockwiz lab``: throwaway lab hosts with a real dockerd in a known starting state.
+
+A scenario that is *meant* to leave the daemon stopped (commented-json, hosts-conflict) is a
+successful ``lab up``: the exit status says whether the lab reached the state the scenario
+promises, and the daemon's own reason is printed either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockwiz.commands._common import print_json
+
+if TYPE_CHECKING:
+    from dockwiz.lab import Lab
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    from dockwiz.lab import SCENARIOS
+
+    sub = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
+    up = sub.add_parser("up", help="lay out a lab host and start its dockerd")
+    up.add_argument("--dir", required=True, help="lab directory (new or empty)")
+    up.add_argument(
+        "--scenario",
+        required=True,
+        choices=sorted(SCENARIOS),
+        help="starting state: "
+        + "; ".join(f"{s.name}: {s.title}" for s in SCENARIOS.values()),
+    )
+    up.add_argument("--wait", type=float, default=30.0, help="seconds to wait for /_ping")
+    up.add_argument("--json", action="store_true", help="print the lab as JSON")
+    up.set_defaults(func=_up)
+
+    status = sub.add_parser("status", help="show a lab's state")
+    status.add_argument("--dir", required=True)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=_status)
+
+    shell = sub.add_parser("shell", help="an interactive shell on the lab host")
+    shell.add_argument("--dir", required=True)
+    shell.set_defaults(func=_shell)
+
+    run = sub.add_parser("run", help="run a command on the lab host: lab run --dir D -- CMD")
+    run.add_argument("--dir", required=True)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, help="the command (after --)")
+    run.set_defaults(func=_run)
+
+    down = sub.add_parser("down", help="stop the lab's daemon and remove its namespace")
+    down.add_argument("--dir", required=True)
+    down.set_defaults(func=_down)
+
+    lst = sub.add_parser("list", help="labs on this machine")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=_list)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from dockwiz.lab import SCENARIOS, lab_up
+
+    spec = SCENARIOS[args.scenario]
+    if spec.slow_start_s >= 5 and not args.json:
+        print(
+            f"starting {spec.name}: dockerd deliberately sleeps about {spec.slow_start_s:.0f} s "
+            "on this config (plain TCP on a non-loopback address without explicit TLS "
+            "settings)...",
+            file=sys.stderr,
+        )
+    lab = lab_up(Path(args.dir), args.scenario, wait=args.wait)
+    if args.json:
+        print_json(lab.info)
+    else:
+        _describe(lab)
+    return 0 if lab.info.state == spec.expect_state else 1
+
+
+def _describe(lab: Lab) -> None:
+    from dockwiz.lab import SCENARIOS, lab_is_up, lab_state
+
+    info = lab.info
+    spec = SCENARIOS.get(info.scenario)
+    state = lab_state(lab)
+    print(f"lab {info.dir}: {info.scenario}" + (f" ({spec.title})" if spec else ""))
+    if not lab_is_up(lab):
+        print(f"  the lab is down; start a new one with: dockwiz lab up --dir {info.dir} "
+              f"--scenario {info.scenario}")
+        return
+    if state == "running":
+        took = f", /_ping answered {info.start_seconds:.2f} s after start" if (
+            info.start_seconds is not None) else ""
+        print(f"  dockerd: running, pid {info.pid}{took}")
+    else:
+        expected = spec is not None and spec.expect_state == state
+        print(f"  dockerd: {state}" + (" (as this scenario intends)" if expected else ""))
+        if info.error:
+            print(f"  reason: {info.error}")
+    print(f"  network namespace: {info.netns}, lab address {info.address}")
+    print(f"  host root: {info.root}")
+    print(f"  unix socket: {info.socket}")
+    if info.tcp_endpoint:
+        print(f"  tcp endpoint (inside the lab only): {info.tcp_endpoint}")
+    if info.client_cert_dir:
+        print(f"  client bundle: {info.client_cert_dir}")
+    print(f"  daemon log: {info.dir}/dockerd.log")
+    print(f"  use it: dockwiz inspect --lab {info.dir}   |   dockwiz lab shell --dir {info.dir}")
+
+
+def _status(args: argparse.Namespace) -> int:
+    from dockwiz.lab import lab_state, open_lab
+
+    lab = open_lab(Path(args.dir))
+    if args.json:
+        print_json(lab.info.model_copy(update={"state": lab_state(lab)}))
+    else:
+        _describe(lab)
+    return 0
+
+
+def _exec_in_lab(directory: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
+    from dockwiz.errors import DockwizError
+    from dockwiz.lab import lab_command, lab_is_up, open_lab
+
+    lab = open_lab(Path(directory))
+    if not lab_is_up(lab):
+        raise DockwizError(
+            f"the lab in {directory} is down (its network namespace is gone)",
+            f"start a new one: dockwiz lab up --dir {directory} --scenario {lab.info.scenario}",
+        )
+    full, env = lab_command(lab, argv)
+    env.update(extra_env or {})
+    try:
+        return subprocess.call(full, env={**os.environ, **env})
+    except KeyboardInterrupt:
+        return 130
+
+
+def _shell(args: argparse.Namespace) -> int:
+    shell = os.environ.get("SHELL") or "/bin/bash"
+    print(
+        f"lab shell in {args.dir}: DOCKER_HOST=unix:///var/run/docker.sock is the lab's daemon; "
+        "/etc/docker, /run and /root are the lab's; exit to leave",
+        file=sys.stderr,
+    )
+    prompt = rf"(lab {Path(args.dir).name}) \u@\h:\w\$ "
+    # bash's rc files would replace the prompt that says where you are
+    argv = [shell, "--norc", "-i"] if Path(shell).name == "bash" else [shell, "-i"]
+    return _exec_in_lab(args.dir, argv, {"PS1": prompt})
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dockwiz.errors import DockwizError
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise DockwizError("no command given", "dockwiz lab run --dir DIR -- docker info")
+    return _exec_in_lab(args.dir, cmd)
+
+
+def _down(args: argparse.Namespace) -> int:
+    from dockwiz.lab import lab_down, open_lab
+
+    open_lab(Path(args.dir))  # a directory that holds no lab is an error, not a silent success
+    lab_down(Path(args.dir))
+    print(f"lab {args.dir}: stopped, namespace removed")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from dockwiz.errors import DockwizError
+    from dockwiz.lab import lab_dirs, lab_state, open_lab
+
+    rows = []
+    for netns, directory in lab_dirs().items():
+        try:
+            lab = open_lab(Path(directory))
+            rows.append({"netns": netns, "dir": directory, "scenario": lab.info.scenario,
+                         "state": lab_state(lab), "address": lab.info.address})
+        except DockwizError:
+            rows.append({"netns": netns, "dir": directory, "scenario": "?", "state": "unknown",
+                         "address": "?"})
+    if args.json:
+        print_json(rows)
+        return 0
+    if not rows:
+        print("no labs on this machine")
+    for row in rows:
+        print(f"{row['netns']}  {row['state']:<8} {row['scenario']:<16} {row['address']:<15} "
+              f"{row['dir']}")
+    return 0

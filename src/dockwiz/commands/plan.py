@@ -1,0 +1,100 @@
+"""``dockwiz plan``: compute the exact change for a mode and show it; writes nothing but --save."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dockwiz.commands._common import (
+    add_host_args,
+    add_output_args,
+    host_from_args,
+    print_json,
+    use_color,
+)
+from dockwiz.errors import DockwizError
+
+if TYPE_CHECKING:
+    from dockwiz.policy import Intent
+
+
+def configure(name: str, parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Compute the exact change that takes this host to MODE and show it as a unified diff "
+        "(files, certificates, service actions). Nothing is written; --save keeps the plan "
+        "for 'dockwiz apply'."
+    )
+    parser.add_argument("--mode", required=True, choices=["unix", "tls", "mtls", "ssh"],
+                        help="unix: local socket only; tls: TLS without client certs (loopback "
+                        "only on Docker 27+); mtls: mutual TLS; ssh: no TCP, ssh://user@host")
+    parser.add_argument("--listen", metavar="ADDR:PORT",
+                        help="TCP address for tls/mtls (default: the lab address for a lab, "
+                        "else an address already configured, else 127.0.0.1; port 2376)")
+    parser.add_argument("--san", action="append", default=[], metavar="NAME_OR_IP",
+                        help="a name or IP clients dial (repeatable); the listen address, "
+                        "localhost, 127.0.0.1 and ::1 are added when none is given")
+    parser.add_argument("--docker-version", metavar="V",
+                        help="plan for this Docker version instead of the installed one")
+    parser.add_argument("--hardening", default="", metavar="LIST",
+                        help="comma-separated: live-restore, icc, no-new-privileges, "
+                        "userns-remap, log-rotation")
+    parser.add_argument("--client-name", default="dockwiz-client", help="mtls client bundle name")
+    parser.add_argument("--key-type", default="ecdsa-p256",
+                        help="ecdsa-p256 (default), ecdsa-p384, rsa-2048/3072/4096, ed25519")
+    parser.add_argument("--no-reuse", action="store_true",
+                        help="issue new certificates even where valid ones exist")
+    parser.add_argument("--ssh-user", help="user shown in the ssh-mode docker context line")
+    parser.add_argument("--save", metavar="FILE", type=Path, help="save the plan for apply")
+    add_host_args(parser)
+    add_output_args(parser)
+    parser.set_defaults(func=run)
+
+
+def _lab_address(args: argparse.Namespace) -> str | None:
+    if not getattr(args, "lab", None):
+        return None
+    from dockwiz.lab import open_lab
+
+    return open_lab(Path(args.lab)).info.address
+
+
+def intent_from_args(args: argparse.Namespace) -> Intent:
+    from dockwiz.pki import split_sans
+    from dockwiz.policy import Hardening, Intent, Mode, parse_listen
+
+    mode = Mode(args.mode)
+    host: str | None = None
+    port = 2376
+    try:
+        if args.listen:
+            host, port = parse_listen(args.listen)
+        elif mode in (Mode.MTLS, Mode.SSH):
+            host = _lab_address(args)
+        hardening = Hardening.from_keys(args.hardening.split(","))
+    except ValueError as exc:
+        raise DockwizError(str(exc), "see 'dockwiz plan --help'") from None
+    dns, ips = split_sans(args.san)
+    return Intent(
+        mode=mode, listen_host=host, listen_port=port, sans_dns=dns, sans_ip=ips,
+        key_type=args.key_type, client_name=args.client_name, reuse_certs=not args.no_reuse,
+        hardening=hardening, docker_version=args.docker_version, ssh_user=args.ssh_user,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from dockwiz.plan import plan_for_host, save_plan
+
+    intent = intent_from_args(args)
+    host = host_from_args(args)
+    _state, plan = plan_for_host(host, intent)
+    if args.save:
+        save_plan(plan, args.save)
+    if args.json:
+        print_json(plan)
+    else:
+        sys.stdout.write(plan.diff(color=use_color(args)))
+        if args.save:
+            print(f"\nplan saved to {args.save}: apply it with 'dockwiz apply {args.save}'")
+    return 0

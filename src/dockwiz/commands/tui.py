@@ -1,0 +1,72 @@
+"""``dockwiz`` with no command: the wizard, on this host, a lab, or a new throwaway lab.
+
+A throwaway lab (``--lab`` with no DIR) lives in a fresh temp directory that is printed before
+the wizard starts and removed (daemon stopped, namespace deleted) when it exits, whatever way it
+exits. An existing lab (``--lab DIR``) is left running: it belongs to whoever started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from dockwiz.errors import DockwizError
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the wizard; returns the exit status (2 for a DockwizError, as the CLI does)."""
+    try:
+        return _run(args)
+    except DockwizError as exc:
+        print(f"dockwiz: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  fix: {exc.hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dockwiz: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    lab_arg: str | None = getattr(args, "lab", None)
+    if lab_arg is None:
+        from dockwiz.host import Host
+
+        return _wizard(Host(getattr(args, "root", "/") or "/"), None)
+    from dockwiz.lab import lab_down, lab_up, open_lab
+
+    if lab_arg:
+        lab = open_lab(Path(lab_arg))
+        return _wizard(lab.host(), f"lab {lab_arg}")
+    scenario = getattr(args, "scenario", None) or "insecure-tcp"
+    directory = Path(tempfile.mkdtemp(prefix="dockwiz-lab-"))
+    print(f"dockwiz: starting a throwaway lab ({scenario}) in {directory} ...", file=sys.stderr)
+    try:
+        lab = lab_up(directory, scenario)
+        status = _wizard(lab.host(), f"throwaway lab {scenario} in {directory}")
+    finally:
+        print(f"dockwiz: removing the throwaway lab in {directory}", file=sys.stderr)
+        lab_down(directory)
+        _remove_tree(directory)
+    return status
+
+
+def _wizard(host: object, lab_note: str | None) -> int:
+    from dockwiz.app import make_app
+    from dockwiz.host import Host
+
+    assert isinstance(host, Host)
+    app = make_app(host, lab_note=lab_note)
+    status = app.run()
+    if app.return_code not in (None, 0):
+        return app.return_code
+    return 0 if status is None else status
+
+
+def _remove_tree(directory: Path) -> None:
+    """lab_down unmounts what dockerd left; only then is the directory plain files."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,939 @@
+"""Throwaway lab hosts: a sandbox host root in a known starting state, with a real dockerd.
+
+Why a lab looks the way it does:
+
+* **Its own network namespace** (``ip netns add``; loopback up plus a ``10.77.x.y/32`` that
+  exists only in there). Seed 004 binds ``0.0.0.0:2375``; inside the namespace that exposure is
+  real for the policy and the probes, yet nothing outside can reach it. We enter it with
+  ``nsenter --net`` and never with ``ip netns exec``, which remounts /sys and kills dockerd
+  (DOMAIN §10).
+
+* **Its own private mount namespace**, so the daemon reads the *sandbox* exactly as it would
+  read a real host. Inside it ``/etc/docker``, ``/etc/group``, ``/root`` and ``/run`` are
+  bind-mounted from the lab's root (``/var/run`` is a symlink to ``/run`` here and in the
+  sandbox). So ``/etc/docker/daemon.json``, ``/etc/docker/certs/server.crt``,
+  ``unix:///var/run/docker.sock``, the pidfile ``/var/run/docker.pid``, the exec-root
+  ``/var/run/docker`` and dockerd's default CA ``~/.docker/ca.pem`` (HOME is ``/root``) all mean
+  the sandbox's files, with no path translation at all: what the wizard writes under the root
+  takes effect, and a broken config fails with the daemon's own message. This was chosen over
+  translating daemon.json into a runtime copy because a translation can never be faithful for
+  every key (and would change the errors the admin sees). Everything dockerd mounts lives and
+  dies with that namespace, so no mount of the lab ever appears in the machine's table. The
+  machine's own ``/etc/docker`` is only ever a mount *target*; its contents are never touched.
+
+* **The daemon's command line is the sandbox unit's effective ExecStart** (unit plus drop-ins,
+  ``ExecStart=`` resets, as systemd computes it), so a drop-in the wizard writes is what the
+  next restart runs. Only what needs systemd or this machine is translated: the binary becomes
+  the machine's dockerd, ``--containerd=`` is dropped (dockerd then runs its own managed
+  containerd under the sandbox's exec-root) and ``--data-root`` under the lab dir is added (so
+  images never land in the machine's /var/lib/docker).
+
+* **docker.socket is emulated**: when the sandbox has a ``docker.socket`` unit, the lab binds its
+  ``ListenStream`` with its ``SocketMode``/``SocketGroup`` and hands it over as fd 3 with
+  ``LISTEN_FDS``/``LISTEN_PID``, as systemd would. So ``-H fd://`` works for real, and the hosts
+  conflict reads exactly as on a real host ("from flag: [fd://]").
+
+* **The machine's /etc is read-only to the lab**: an overlay over ``/etc`` inside the mount
+  namespace sends any write (``useradd dockremap`` for ``userns-remap: default``, say) to
+  ``D/etc-overlay/``, so a lab can never change this machine's accounts or config.
+
+* Processes are stopped by PID only (checked against the recorded start time, so a reused PID is
+  never signalled). ``stop``/``restart`` end dockerd and its children, like ``KillMode=process``
+  (so containers survive with live-restore); ``lab_down`` also sweeps, by PID, everything still
+  in any mount namespace the lab's daemons ran in (shims, containers) and removes the cgroups of
+  containers it had to kill.
+
+Layout of a lab dir D: ``D/lab.json`` (:class:`LabInfo`), ``D/dockerd.log`` (every start, with a
+header line per start), ``D/data`` (data-root) and ``D/root``, the sandbox host root
+(``root/run/docker.sock`` is the daemon's unix socket; ``/run/dockwiz/labs/NETNS`` links to
+``root/run`` because a deep lab dir makes socket paths longer than ``sun_path`` allows).
+
+Seen with Debian 12's dockerd 20.10 (the tlsverify-no-ca scenario): when TLS is configured only
+in daemon.json, dockerd does NOT fall back to ``~/.docker/ca.pem`` for a missing ``tlscacert``
+(that default applies only when --tls* flags are on the command line). It starts, requires a
+client certificate and verifies it against the system's root CAs, so no client certificate from
+a private CA is ever accepted, not even with that CA in /root/.docker/ca.pem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import grp
+import ipaddress
+import os
+import re
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+from pydantic import BaseModel, Field
+
+from dockwiz.errors import DockwizError
+from dockwiz.fsutil import atomic_write, ensure_dir
+from dockwiz.host import CommandResult, Host, run_command
+from dockwiz.lab_scenarios import (
+    DEBIAN_DEFAULT_DOCKER,
+    DEBIAN_DOCKER_SERVICE,
+    DEBIAN_DOCKER_SOCKET,
+    SCENARIOS,
+    CertKind,
+    LabState,
+    ScenarioSpec,
+)
+from dockwiz.systemd import read_docker_unit, read_socket_unit
+
+NETNS_DIR = Path("/var/run/netns")
+NETNS_PREFIX = "dwlab-"
+LINK_DIR = Path("/run/dockwiz/labs")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+LAB_NET = ipaddress.IPv4Network("10.77.0.0/16")
+UNIX_PATH_MAX = 107
+STOP_GRACE_S = 5.0
+# Short on purpose: until dockerd replaces it, /run/docker.sock may still be the docker.socket
+# stand-in, which accepts a connection that only a daemon using fd:// would ever answer.
+PING_TIMEOUT_S = 0.25
+# dockerd sleeps 15 s on start for plain TCP on a non-loopback address (DOMAIN §1): any
+# deadline for a start must allow for it.
+RESTART_DEADLINE_S = 45.0
+BIND_TARGETS = ("/etc/docker", "/etc/group", "/root", "/run")
+DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
+
+__all__ = [
+    "SCENARIOS",
+    "Lab",
+    "LabInfo",
+    "LabServiceManager",
+    "LabState",
+    "ScenarioSpec",
+    "lab_command",
+    "lab_dirs",
+    "lab_down",
+    "lab_is_up",
+    "lab_state",
+    "lab_up",
+    "list_labs",
+    "open_lab",
+]
+
+
+class LabInfo(BaseModel):
+    """What a lab is, saved as ``DIR/lab.json`` so any process can find and stop it."""
+
+    dir: str
+    root: str
+    scenario: str
+    netns: str
+    address: str
+    pid: int | None = None
+    pid_create_time: float | None = None
+    mnt_namespaces: list[str] = Field(default_factory=list)
+    state: LabState = "stopped"
+    error: str | None = None
+    start_seconds: float | None = None
+    argv: list[str] = Field(default_factory=list)
+    socket: str
+    client_cert_dir: str | None = None
+    tcp_endpoint: str | None = None
+    log_offset: int = 0  # where the latest start's output begins in dockerd.log
+
+
+class Lab:
+    """A handle on a lab directory and its saved :class:`LabInfo`."""
+
+    def __init__(self, directory: Path, info: LabInfo) -> None:
+        self.dir = directory
+        self.info = info
+
+    @property
+    def root(self) -> Path:
+        return Path(self.info.root)
+
+    def host(self) -> Host:
+        return Host(
+            root=self.root,
+            netns=self.info.netns,
+            services=LabServiceManager(self),
+            label=f"lab {self.dir} ({self.info.scenario})",
+        )
+
+    def unix_socket_path(self) -> Path:
+        return Path(self.info.socket)
+
+    def short_socket_path(self) -> Path:
+        """A path to the socket short enough for any client (sun_path holds 107 bytes)."""
+        real = self.unix_socket_path()
+        if len(os.fsencode(real)) <= UNIX_PATH_MAX:
+            return real
+        return LINK_DIR / self.info.netns / real.name
+
+    def docker_env(self) -> dict[str, str]:
+        """Environment for the docker CLI: the lab's unix socket, and its client bundle if any."""
+        env = {"DOCKER_HOST": f"unix://{self.short_socket_path()}"}
+        if self.info.client_cert_dir:
+            env["DOCKER_CERT_PATH"] = self.info.client_cert_dir
+        if self.info.tcp_endpoint:
+            env["DOCKWIZ_LAB_TCP"] = self.info.tcp_endpoint
+        return env
+
+    def refresh(self) -> Lab:
+        self.info = _load_info(self.dir)
+        return self
+
+    def save(self) -> None:
+        atomic_write(self.dir / "lab.json", self.info.model_dump_json(indent=2) + "\n", mode=0o644)
+
+    def is_running(self) -> bool:
+        return _alive(self.info.pid, self.info.pid_create_time)
+
+
+# -- public API ---------------------------------------------------------------------------------
+def lab_up(directory: Path, scenario: str, *, wait: float = 30.0) -> Lab:
+    """Create the lab in ``directory`` and start its daemon; a failing start is a lab state."""
+    spec = SCENARIOS.get(scenario)
+    if spec is None:
+        raise DockwizError(
+            f"unknown lab scenario {scenario!r}", f"choose one of: {', '.join(SCENARIOS)}"
+        )
+    _check_prerequisites()
+    directory = _prepare_dir(directory)
+    netns, address = _create_netns()
+    info = LabInfo(
+        dir=str(directory),
+        root=str(directory / "root"),
+        scenario=scenario,
+        netns=netns,
+        address=address,
+        socket=str(directory / "root" / "run" / "docker.sock"),
+    )
+    lab = Lab(directory, info)
+    try:
+        lab.save()
+        _lay_out_root(lab, spec)
+        _link_short_path(lab)
+        _start(lab, deadline_s=max(wait, spec.slow_start_s + 10.0))
+    except BaseException:
+        with contextlib.suppress(Exception):
+            lab_down(directory)
+        raise
+    return lab
+
+
+def open_lab(directory: Path) -> Lab:
+    directory = Path(directory).resolve()
+    return Lab(directory, _load_info(directory))
+
+
+def lab_down(directory: Path) -> None:
+    """Stop everything the lab runs, remove its namespace and links; safe to call twice."""
+    directory = Path(directory).resolve()
+    try:
+        lab = open_lab(directory)
+    except DockwizError:
+        _unmount_under(directory)
+        return
+    _stop(lab, sweep=True)
+    _remove_container_cgroups(directory)
+    _unmount_under(directory)
+    _delete_netns(lab.info.netns)
+    with contextlib.suppress(FileNotFoundError):
+        (LINK_DIR / lab.info.netns).unlink()
+    lab.save()
+
+
+def list_labs() -> list[str]:
+    """Network namespaces of labs on this machine (any lab dir, any process)."""
+    if not NETNS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(NETNS_PREFIX))
+
+
+class LabServiceManager:
+    """The lab's stand-in for ``systemctl``: the daemon is started and stopped by PID.
+
+    ``restart`` behaves like ``systemctl restart`` on a ``Type=notify`` unit: it returns 0 once
+    the daemon answers ``/_ping``, and non-zero with dockerd's own log lines otherwise.
+    """
+
+    name = "lab"
+
+    def __init__(self, lab: Lab, *, deadline_s: float = RESTART_DEADLINE_S) -> None:
+        self.lab = lab
+        self.deadline_s = deadline_s
+
+    def _result(self, action: str, ok: bool, started: float, stderr: str = "") -> CommandResult:
+        return CommandResult(
+            argv=["dockwiz-lab", action, str(self.lab.dir)],
+            returncode=0 if ok else 1,
+            stdout="",
+            stderr=stderr,
+            duration_s=time.monotonic() - started,
+        )
+
+    def daemon_reload(self) -> CommandResult:
+        return self._result("daemon-reload", True, time.monotonic())
+
+    def start(self) -> CommandResult:
+        started = time.monotonic()
+        self.lab.refresh()
+        if self.lab.is_running():
+            return self._result("start", True, started)
+        _start(self.lab, deadline_s=self.deadline_s)
+        return self._start_result("start", started)
+
+    def stop(self) -> CommandResult:
+        started = time.monotonic()
+        self.lab.refresh()
+        _stop(self.lab)
+        return self._result("stop", True, started)
+
+    def restart(self) -> CommandResult:
+        started = time.monotonic()
+        self.lab.refresh()
+        _stop(self.lab)
+        _start(self.lab, deadline_s=self.deadline_s)
+        return self._start_result("restart", started)
+
+    def reload(self) -> CommandResult:
+        started = time.monotonic()
+        self.lab.refresh()
+        if not self.lab.is_running() or self.lab.info.pid is None:
+            return self._result("reload", False, started, "dockerd is not running")
+        os.kill(self.lab.info.pid, signal.SIGHUP)
+        return self._result("reload", True, started)
+
+    def is_active(self) -> bool:
+        self.lab.refresh()
+        return self.lab.is_running()
+
+    def _start_result(self, action: str, started: float) -> CommandResult:
+        info = self.lab.info
+        if info.state == "running":
+            return self._result(action, True, started)
+        detail = f"dockerd failed to start: {info.error or 'unknown reason'}"
+        tail = _log_tail(self.lab.dir / "dockerd.log", info.log_offset)
+        return self._result(action, False, started, f"{detail}\n--- dockerd log ---\n{tail}")
+
+
+def lab_command(lab: Lab, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """argv and environment to run ``argv`` *on the lab host*: its network and its files.
+
+    The command gets the daemon's view (lab namespace, the sandbox's /etc/docker, /run and
+    /root), so ``docker info`` reaches the lab through the usual /var/run/docker.sock and
+    ``cat /etc/docker/daemon.json`` shows the lab's config.
+    """
+    env = {
+        "DOCKER_HOST": "unix:///var/run/docker.sock",
+        "DOCKWIZ_LAB": str(lab.dir),
+        "DOCKWIZ_LAB_ROOT": str(lab.root),
+        "DOCKWIZ_LAB_ADDRESS": lab.info.address,
+        "HOME": "/root",
+    }
+    if lab.info.client_cert_dir:
+        env["DOCKER_CERT_PATH"] = lab.info.client_cert_dir
+    if lab.info.tcp_endpoint:
+        env["DOCKWIZ_LAB_TCP"] = lab.info.tcp_endpoint
+    full = [
+        "nsenter", f"--net={NETNS_DIR / lab.info.netns}", "unshare", "--mount",
+        "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", lab.info.root, *argv,
+    ]
+    return full, env
+
+
+def lab_is_up(lab: Lab) -> bool:
+    """The lab exists (its namespace does), whether or not its daemon runs."""
+    return (NETNS_DIR / lab.info.netns).exists()
+
+
+def lab_state(lab: Lab) -> LabState:
+    """The state now: a daemon recorded as running may have exited since."""
+    if lab.info.state == "running" and not lab.is_running():
+        return "failed"
+    return lab.info.state
+
+
+def lab_dirs() -> dict[str, str]:
+    """netns name -> lab directory, for every lab on this machine that left its link."""
+    found: dict[str, str] = {}
+    for name in list_labs():
+        link = LINK_DIR / name
+        with contextlib.suppress(OSError):
+            found[name] = str(link.readlink().parent.parent)
+    return found
+
+
+# -- prerequisites and directories ------------------------------------------------------------
+def _check_prerequisites() -> None:
+    if os.geteuid() != 0:
+        raise DockwizError(
+            "a lab needs root (network namespaces, bind mounts, dockerd)",
+            "run it as root, e.g. sudo dockwiz lab up ...",
+        )
+    for tool in ("dockerd", "ip", "nsenter", "unshare", "mount"):
+        if Host().which(tool) is None:
+            raise DockwizError(
+                f"{tool} is not installed; a lab runs the machine's real dockerd",
+                "apt-get install docker.io iproute2 util-linux mount",
+            )
+    for target in BIND_TARGETS:
+        if not Path(target).exists():
+            raise DockwizError(
+                f"{target} does not exist on this machine; a lab mounts the sandbox's copy over it",
+                "install docker.io (it creates /etc/docker)",
+            )
+
+
+def _prepare_dir(directory: Path) -> Path:
+    directory = Path(directory).absolute()
+    for shadowed in ("/run", "/var/run", "/root", "/etc"):
+        if directory == Path(shadowed) or Path(shadowed) in directory.parents:
+            raise DockwizError(
+                f"a lab cannot live under {shadowed}: inside the lab that path is the sandbox's",
+                "choose another directory, e.g. /tmp/mylab or /srv/labs/mylab",
+            )
+    if (directory / "lab.json").exists():
+        old = open_lab(directory)
+        if old.is_running():
+            raise DockwizError(
+                f"{directory} already holds a running lab ({old.info.scenario}, pid "
+                f"{old.info.pid})",
+                f"stop it first: dockwiz lab down --dir {directory}",
+            )
+        lab_down(directory)
+        _remove_tree(directory)
+    elif directory.exists() and any(directory.iterdir()):
+        raise DockwizError(
+            f"{directory} is not empty and holds no lab",
+            "give a new or empty directory for the lab",
+        )
+    ensure_dir(directory, mode=0o755)
+    return directory.resolve()
+
+
+def _remove_tree(directory: Path) -> None:
+    """Remove a downed lab's files; refuses if anything is still mounted under it."""
+    if _mounts_under(directory):
+        raise DockwizError(f"{directory} still has mounts; cannot reuse it")
+    result = run_command(["rm", "-rf", "--one-file-system", str(directory)], timeout=120)
+    if not result.ok:
+        raise DockwizError(f"could not clear {directory}: {result.stderr.strip()}")
+
+
+# -- network namespace ------------------------------------------------------------------------
+def _ip(*args: str) -> CommandResult:
+    return run_command(["ip", *args], timeout=10)
+
+
+def _used_addresses() -> set[str]:
+    used: set[str] = set()
+    for name in list_labs():
+        out = _ip("-n", name, "-o", "-4", "addr", "show", "dev", "lo").stdout
+        used.update(m.group(1) for m in re.finditer(r"inet (10\.77\.\d+\.\d+)/", out))
+    return used
+
+
+def _create_netns() -> tuple[str, str]:
+    """A fresh namespace with loopback up and a unique lab address; retried on name races."""
+    for _ in range(20):
+        name = f"{NETNS_PREFIX}{secrets.token_hex(3)}"
+        used = _used_addresses()
+        address = _pick_address(used)
+        made = _ip("netns", "add", name)
+        if not made.ok:
+            if "File exists" in made.stderr:
+                continue
+            raise DockwizError(f"ip netns add {name} failed: {made.stderr.strip()}")
+        for args in (("link", "set", "lo", "up"), ("addr", "add", f"{address}/32", "dev", "lo")):
+            step = _ip("-n", name, *args)
+            if not step.ok:
+                _delete_netns(name)
+                raise DockwizError(f"setting up namespace {name} failed: {step.stderr.strip()}")
+        return name, address
+    raise DockwizError("could not create a lab network namespace (20 name collisions)")
+
+
+def _pick_address(used: set[str]) -> str:
+    for _ in range(1000):
+        n = secrets.randbelow(LAB_NET.num_addresses - 512) + 256
+        candidate = str(LAB_NET.network_address + n)
+        if candidate not in used and not candidate.endswith((".0", ".255")):
+            return candidate
+    raise DockwizError("no free lab address in 10.77.0.0/16", "remove old labs: dockwiz lab list")
+
+
+def _delete_netns(name: str) -> None:
+    if (NETNS_DIR / name).exists():
+        _ip("netns", "delete", name)
+
+
+# -- the sandbox root -------------------------------------------------------------------------
+def _docker_gid() -> int:
+    """The machine's docker group id, so socket ownership reads the same inside and out."""
+    try:
+        return grp.getgrnam("docker").gr_gid
+    except KeyError:
+        return 998
+
+
+def _write(path: Path, text: str | bytes, mode: int) -> None:
+    ensure_dir(path.parent, mode=0o755)
+    atomic_write(path, text, mode=mode, uid=0, gid=0)
+
+
+def _lay_out_root(lab: Lab, spec: ScenarioSpec) -> None:
+    root = lab.root
+    for d, mode in (("etc/docker", 0o755), ("run", 0o755), ("root", 0o700), ("var", 0o755)):
+        ensure_dir(root / d, mode=mode)
+    (root / "var" / "run").symlink_to("../run")
+    ensure_dir(lab.dir / "data", mode=0o710)
+    _write(root / "lib/systemd/system/docker.service", DEBIAN_DOCKER_SERVICE, 0o644)
+    _write(root / "lib/systemd/system/docker.socket", DEBIAN_DOCKER_SOCKET, 0o644)
+    _write(root / "etc/default/docker", DEBIAN_DEFAULT_DOCKER, 0o644)
+    _write(root / "etc/group", f"root:x:0:\ndocker:x:{_docker_gid()}:\n", 0o644)
+    if spec.daemon_json is not None:
+        _write(root / "etc/docker/daemon.json", spec.daemon_json, 0o644)
+    for name, text in spec.dropins.items():
+        _write(root / "etc/systemd/system/docker.service.d" / name, text, 0o644)
+    if spec.expect_tcp_ports:
+        lab.info.tcp_endpoint = f"tcp://{lab.info.address}:{spec.expect_tcp_ports[0]}"
+    _write_certs(lab, spec.certs)
+    lab.save()
+
+
+def _write_certs(lab: Lab, kind: CertKind) -> None:
+    if kind == "none":
+        return
+    if kind == "selfsigned-no-san":
+        key_pem, cert_pem = _seed003_self_signed()
+        _write(lab.root / "etc/docker/certs/server.key", key_pem, 0o600)
+        _write(lab.root / "etc/docker/certs/server.crt", cert_pem, 0o644)
+        return
+    _write_pki_certs(lab, kind)
+
+
+def _seed003_self_signed() -> tuple[bytes, bytes]:
+    """Seed 003's openssl recipe: RSA 2048, ``x509 -req -signkey``: self-signed, CN only, no SAN."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "docker-host")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def _write_pki_certs(lab: Lab, kind: CertKind) -> None:
+    """Certs from dockwiz.pki, so clients and probes can trust the lab's server for real."""
+    from dockwiz import pki
+
+    host = lab.host()
+    address = lab.info.address
+    ca = pki.issue_ca(common_name=f"dockwiz lab CA {lab.info.netns}")
+    server = pki.issue_server(ca, ["localhost"], [address, "127.0.0.1"])
+    if kind == "server":
+        # seed 004's layout, CA key included (a finding of its own on a daemon host)
+        certs = lab.root / "etc/docker/certs"
+        _write(certs / "ca.pem", ca.cert_pem(), 0o644)
+        _write(certs / "ca-key.pem", ca.key_pem(), 0o600)
+        _write(certs / "cert.pem", server.cert_pem(), 0o644)
+        _write(certs / "key.pem", server.key_pem(), 0o600)
+        return
+    pki.write_server_material(host, ca, server)
+    pki.write_ca(host, ca)
+    client = pki.issue_client(ca, common_name="lab-admin")
+    bundle = pki.write_client_bundle(host, ca, client, "lab-admin", f"tcp://{address}:2376")
+    lab.info.client_cert_dir = str(host.path(bundle.dir))
+    lab.info.tcp_endpoint = bundle.endpoint
+
+
+def _link_short_path(lab: Lab) -> None:
+    """A short symlink to the sandbox's /run: clients cannot dial sockets in deep lab dirs."""
+    ensure_dir(LINK_DIR, mode=0o755)
+    link = LINK_DIR / lab.info.netns
+    with contextlib.suppress(FileNotFoundError):
+        link.unlink()
+    link.symlink_to(lab.root / "run")
+
+
+# -- the daemon's command line ----------------------------------------------------------------
+def lab_argv(lab: Lab, unit_argv: list[str], dockerd: str) -> list[str]:
+    """The unit's command line with only the lab's translations (see the module docstring)."""
+    out = [dockerd]
+    args = iter(unit_argv[1:])
+    for arg in args:
+        if arg.startswith("--containerd="):
+            continue
+        if arg == "--containerd":
+            next(args, None)
+            continue
+        out.append(arg)
+    out += ["--data-root", str(lab.dir / "data")]
+    return out
+
+
+# -- starting and stopping --------------------------------------------------------------------
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+_NS_SCRIPT = """\
+set -e
+root="$1"; shift
+# Every write the daemon (or a lab shell) makes to /etc lands in a throwaway overlay under the
+# lab dir, never in the machine's /etc: userns-remap "default" runs useradd, for one.
+ovl="$root/../etc-overlay/$$"
+mkdir -p "$ovl/up" "$ovl/work"
+mount -t overlay dockwiz-lab-etc -o "lowerdir=/etc,upperdir=$ovl/up,workdir=$ovl/work" /etc
+mount --bind "$root/etc/docker" /etc/docker
+mount --bind "$root/etc/group" /etc/group
+mount --bind "$root/root" /root
+mount --bind "$root/run" /run
+cd /
+if [ -n "$DW_ACTIVATION" ]; then
+  unset DW_ACTIVATION
+  export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=docker.socket
+  exec "$@" 3<&0 </dev/null
+fi
+exec "$@"
+"""
+
+
+def _start(lab: Lab, *, deadline_s: float) -> None:
+    """Start dockerd from the sandbox's current unit and config; record the outcome."""
+    info = lab.info
+    dockerd = Host().which("dockerd") or "dockerd"
+    host = lab.host()
+    log_path = lab.dir / "dockerd.log"
+    unit = read_docker_unit(host)
+    if unit.exec_start is None:
+        why = "; ".join(unit.problems) or "it has no usable ExecStart"
+        _record_failure(lab, f"systemd would not start docker.service: {why}", [])
+        return
+    argv = lab_argv(lab, unit.exec_start, dockerd)
+    activation = _activation_socket(host)
+    env = {"PATH": DAEMON_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
+    if activation is not None:
+        env["DW_ACTIVATION"] = "1"
+    launcher = ["nsenter", f"--net={NETNS_DIR / info.netns}", "unshare", "--mount",
+                "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", info.root]
+    log_offset = log_path.stat().st_size if log_path.exists() else 0
+    started = time.monotonic()
+    with log_path.open("ab") as log:
+        log.write(f"--- dockwiz lab: starting {shlex.join(argv)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            [*launcher, *argv],
+            stdin=activation.fileno() if activation is not None else subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd="/",
+            start_new_session=True,
+        )
+    if activation is not None:
+        activation.close()  # the daemon holds it now; when it dies, clients get a refusal
+    _CHILDREN[proc.pid] = proc
+    info.argv = argv
+    info.log_offset = log_offset
+    info.pid = proc.pid
+    info.pid_create_time = _create_time(proc.pid)
+    info.state = "running"
+    info.error = None
+    info.start_seconds = None
+    lab.save()
+    _wait_ready(lab, proc, started, deadline_s, log_path, log_offset)
+
+
+def _wait_ready(
+    lab: Lab,
+    proc: subprocess.Popen[bytes],
+    started: float,
+    deadline_s: float,
+    log_path: Path,
+    log_offset: int,
+) -> None:
+    from dockwiz.dockerapi import ping_unix
+
+    info = lab.info
+    while True:
+        if proc.poll() is not None:
+            reason = _failure_reason(log_path, log_offset) or f"dockerd exited ({proc.returncode})"
+            _record_failure(lab, reason, info.argv)
+            return
+        remaining = deadline_s - (time.monotonic() - started)
+        if remaining <= 0:
+            _stop(lab)
+            last = _failure_reason(log_path, log_offset)
+            _record_failure(
+                lab, f"no answer on /_ping within {deadline_s:.0f} s"
+                + (f"; last log line: {last}" if last else ""), info.argv)
+            return
+        try:
+            if ping_unix(lab.unix_socket_path(), timeout=min(PING_TIMEOUT_S, remaining)).ok:
+                break
+        except Exception:  # noqa: S110 - not up yet; the loop checks the process and deadline
+            pass
+        time.sleep(0.05)
+    info.start_seconds = round(time.monotonic() - started, 3)
+    ns = _mnt_ns(proc.pid)
+    if ns and ns not in info.mnt_namespaces:
+        info.mnt_namespaces.append(ns)
+    info.state = "running"
+    lab.save()
+
+
+def _record_failure(lab: Lab, reason: str, argv: list[str]) -> None:
+    info = lab.info
+    if info.pid is not None and not _alive(info.pid, info.pid_create_time):
+        info.pid = None
+        info.pid_create_time = None
+    info.state = "failed"
+    info.error = reason
+    info.argv = argv
+    info.start_seconds = None
+    lab.save()
+
+
+def _activation_socket(host: Host) -> socket.socket | None:
+    """Bind docker.socket's ListenStream the way systemd does, or None without that unit."""
+    unit = read_socket_unit(host)
+    paths = [p for p in unit.listen_stream if p.startswith("/")]
+    if not unit.exists or not paths:
+        return None
+    path = host.path(paths[0])
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    ensure_dir(path.parent, mode=0o755)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dir_fd = os.open(path.parent, os.O_PATH | os.O_CLOEXEC)
+    try:
+        sock.bind(f"/proc/self/fd/{dir_fd}/{path.name}")
+    finally:
+        os.close(dir_fd)
+    sock.listen(4096)
+    path.chmod(int(unit.socket_mode or "0666", 8))  # systemd's default SocketMode is 0666
+    os.chown(path, 0, _sandbox_gid(host, unit.socket_group) if unit.socket_group else 0)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _sandbox_gid(host: Host, group: str) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in host.read_text("/etc/group").splitlines():
+            fields = line.split(":")
+            if len(fields) >= 3 and fields[0] == group:
+                return int(fields[2])
+    return 0
+
+
+def _stop(lab: Lab, *, sweep: bool = False) -> None:
+    """SIGTERM dockerd by PID, SIGKILL after the grace period, then its leftover children.
+
+    Like ``systemctl stop`` with the unit's ``KillMode=process``, containers' shims are left
+    alone (with live-restore they must survive a restart); ``sweep`` (lab down) also ends
+    everything still in any mount namespace this lab's daemons ever ran in.
+    """
+    info = lab.info
+    pid = info.pid
+    leftovers = _descendants(info)
+    if pid is not None and _alive(pid, info.pid_create_time):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not _wait_gone(lambda: _alive(pid, info.pid_create_time), STOP_GRACE_S):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            _wait_gone(lambda: _alive(pid, info.pid_create_time), 5.0)
+    if sweep:
+        leftovers += _namespace_processes(info.mnt_namespaces)
+    _kill_all(leftovers)
+    if info.state == "running":
+        info.state = "stopped"
+    info.pid = None
+    info.pid_create_time = None
+    lab.save()
+
+
+def _kill_all(procs: list[psutil.Process]) -> None:
+    """SIGTERM, a short grace, then SIGKILL: each one by PID (psutil checks it is the same)."""
+    alive = []
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if proc.is_running():
+                proc.terminate()
+                alive.append(proc)
+    _, still = psutil.wait_procs(alive, timeout=2.0)
+    for proc in still:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(still, timeout=5.0)
+
+
+def _descendants(info: LabInfo) -> list[psutil.Process]:
+    if info.pid is None or not _alive(info.pid, info.pid_create_time):
+        return []
+    try:
+        return list(psutil.Process(info.pid).children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _namespace_processes(namespaces: list[str]) -> list[psutil.Process]:
+    """Everything in the lab's mount namespaces (containerd, shims) and their children."""
+    if not namespaces:
+        return []
+    wanted = set(namespaces)
+    found: dict[int, psutil.Process] = {}
+    for proc in psutil.process_iter():
+        if proc.pid in found or _mnt_ns(proc.pid) not in wanted:
+            continue
+        found[proc.pid] = proc
+        with contextlib.suppress(psutil.Error):
+            for child in proc.children(recursive=True):
+                found[child.pid] = child
+    return list(found.values())
+
+
+def _wait_gone(alive: Callable[[], bool], timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not alive():
+            return True
+        time.sleep(0.05)
+    return not alive()
+
+
+def _alive(pid: int | None, create_time: float | None) -> bool:
+    """True while that very process (not a reused PID) runs and is not a zombie."""
+    if pid is None:
+        return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        # our own child: poll() is exact, reaps a zombie, and its PID cannot be reused unreaped
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if create_time is not None and abs(proc.create_time() - create_time) > 0.5:
+            return False
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _create_time(pid: int) -> float | None:
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def _mnt_ns(pid: int) -> str | None:
+    try:
+        return str(Path(f"/proc/{pid}/ns/mnt").readlink())
+    except OSError:
+        return None
+
+
+def _remove_container_cgroups(directory: Path) -> None:
+    """Container cgroups the sweep orphaned (runc never got to clean up a killed container)."""
+    containers = directory / "data" / "containers"
+    if not containers.is_dir():
+        return
+    for entry in containers.iterdir():
+        if not re.fullmatch(r"[0-9a-f]{64}", entry.name):
+            continue
+        for cgroup in [*CGROUP_ROOT.glob(f"*/docker/{entry.name}"),
+                       *CGROUP_ROOT.glob(f"docker/{entry.name}")]:
+            with contextlib.suppress(OSError):
+                cgroup.rmdir()  # refused by the kernel while any process is still in it
+
+
+def _mounts_under(directory: Path) -> list[str]:
+    """Mount points under ``directory`` in this (the machine's) mount namespace."""
+    prefix = str(directory.resolve())
+    points: list[str] = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4:
+                point = fields[4].replace("\\040", " ")
+                if point == prefix or point.startswith(prefix + "/"):
+                    points.append(point)
+    return points
+
+
+def _unmount_under(directory: Path) -> None:
+    """Unmount anything left under the lab dir, deepest first (none is expected: see top)."""
+    for point in sorted(_mounts_under(directory), key=lambda p: p.count("/"), reverse=True):
+        if not run_command(["umount", point], timeout=15).ok:
+            run_command(["umount", "-l", point], timeout=15)
+
+
+# -- logs -------------------------------------------------------------------------------------
+_LOGRUS = re.compile(r'level=(fatal|error)\s+msg="((?:[^"\\]|\\.)*)"')
+
+
+def _failure_reason(log_path: Path, offset: int) -> str | None:
+    """dockerd's own last word from this start's part of the log."""
+    try:
+        with log_path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and not ln.startswith("--- dockwiz lab")]
+    for line in reversed(lines):
+        if "level=" not in line:
+            return line
+        m = _LOGRUS.search(line)
+        if m:
+            return m.group(2).replace('\\"', '"')
+    return lines[-1] if lines else None
+
+
+def _log_tail(log_path: Path, offset: int = 0, lines: int = 15) -> str:
+    """The last lines the latest start wrote (not the previous daemon's shutdown)."""
+    try:
+        with log_path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _load_info(directory: Path) -> LabInfo:
+    path = directory / "lab.json"
+    try:
+        return LabInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DockwizError(
+            f"{directory} holds no lab (no lab.json)",
+            f"create one: dockwiz lab up --dir {directory} --scenario fd-socket",
+        ) from None
+    except ValueError as exc:
+        raise DockwizError(f"{path} is not a lab description: {exc}") from None

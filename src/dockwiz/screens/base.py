@@ -1,0 +1,97 @@
+"""What every wizard step shares: the step bar, the footer, back navigation, access to state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header
+from textual.worker import Worker, WorkerState
+
+from dockwiz.widgets.steps import StepBar
+
+if TYPE_CHECKING:
+    from dockwiz.app import Backend, DockwizApp, WizardState
+
+
+class WizardScreen(Screen[None]):
+    """A step of the wizard. Subclasses compose ``body()`` and implement ``action_next``."""
+
+    STEP: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("b", "back", "Back", show=False),
+        Binding("n", "next", "Next"),
+    ]
+    can_go_back: bool = True
+
+    @property
+    def dockwiz(self) -> DockwizApp:
+        from dockwiz.app import DockwizApp
+
+        return cast(DockwizApp, self.app)
+
+    @property
+    def wizard(self) -> WizardState:
+        return self.dockwiz.wizard
+
+    @property
+    def backend(self) -> Backend:
+        return self.dockwiz.backend
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield StepBar(self.STEP)
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def nav_buttons(self, next_label: str = "Next", *, next_disabled: bool = False) -> Horizontal:
+        """Back and Next as buttons too, so the flow is discoverable without the footer."""
+        back = Button("Back", id="back", compact=True)
+        back.display = self.can_go_back
+        return Horizontal(
+            back,
+            Button(
+                next_label, id="next", variant="primary", disabled=next_disabled, compact=True
+            ),
+            classes="nav",
+        )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "back":
+            event.stop()
+            self.action_back()
+        elif event.button.id == "next":
+            event.stop()
+            self.action_next()
+
+    def action_back(self) -> None:
+        """Going back keeps every choice: they live in WizardState, not in this screen."""
+        if not self.can_go_back:
+            self.notify("There is no way back from here.", severity="warning")
+            return
+        if len(self.app.screen_stack) <= 2:
+            self.dockwiz.action_request_quit()
+            return
+        self.app.pop_screen()
+
+    def action_next(self) -> None:
+        raise NotImplementedError
+
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker becomes an error dialog (workers live on screens)."""
+        if event.state != WorkerState.ERROR:
+            return
+        self.work_failed(event.worker.group, event.worker.error)
+        self.dockwiz.show_worker_error(event.worker)
+
+    def work_failed(self, group: str, error: BaseException | None) -> None:
+        """Before the error dialog shows: a screen resets its own busy state here."""

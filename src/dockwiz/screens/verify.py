@@ -1,0 +1,146 @@
+"""Step 7: proof. Every probe (good and bad clients) with what it saw, then the client hand-off."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import LoadingIndicator, Static
+from textual.worker import get_current_worker
+
+from dockwiz.screens.base import WizardScreen
+from dockwiz.widgets import render
+from dockwiz.widgets.rows import Row, Rows
+
+if TYPE_CHECKING:
+    from dockwiz.verify import Probe, VerifyReport
+
+
+def probe_row(probe: Probe) -> Row:
+    """PASS/FAIL in words; what was expected, what was seen, and for a failure why and the fix."""
+    verdict = Content.styled("PASS", "$text-success")
+    if not probe.passed:
+        verdict = Content.styled("FAIL", "bold $text-error")
+    expected = "should connect" if probe.expect == "succeed" else "should be refused"
+    parts: list[Content | str | tuple[str, str]] = [
+        (probe.title, "bold"),
+        (f"\n{probe.target}: {expected}", "$text-muted"),
+        f"\nsaw: {probe.saw}",
+    ]
+    if probe.warning:
+        parts.append(("\nwarning: " + probe.warning, "$text-warning"))
+    if not probe.passed:
+        if probe.cause:
+            parts.append(f"\ncause: {probe.cause}")
+        if probe.fix:
+            parts.append(Content.assemble("\n", ("fix: ", "bold"), probe.fix))
+    return verdict, Content.assemble(*parts)
+
+
+def handoff_text(report: VerifyReport) -> Content:
+    """What the admin copies to a client machine, and the lines to paste there."""
+    handoff = report.handoff
+    if handoff is None:
+        if report.mode == "ssh":
+            return Content.assemble(
+                ("Clients: ", "bold"),
+                "connect over SSH, e.g. docker -H ssh://USER@HOST ps (the user must be "
+                "allowed to use docker on this host).",
+            )
+        return Content("")
+    return render.lines(
+        [
+            Content.styled("Client hand-off", "bold"),
+            Content.assemble(("Bundle   ", "bold"), handoff.bundle_dir),
+            "         copy this directory to the client; it holds the client's private key",
+            Content.assemble(("Endpoint ", "bold"), handoff.endpoint),
+            Content.assemble(("Env      ", "bold"), f". {handoff.bundle_dir}/env.sh"),
+            Content.assemble(("Context  ", "bold"), handoff.context_create),
+            "Next: on the client, run 'docker --context NAME version' (or source env.sh "
+            "and run 'docker version'); keep the CA key on this host only.",
+        ]
+    )
+
+
+def report_text(report: VerifyReport) -> Content:
+    passed = sum(1 for p in report.probes if p.passed)
+    verdict = ("Verified. ", "bold $text-success")
+    if not report.passed:
+        verdict = ("Verification failed. ", "bold $text-error")
+    head = Content.assemble(verdict, f"{passed} of {len(report.probes)} probes passed.")
+    rows: list[Content | str] = [head]
+    if report.summary:
+        rows.append(report.summary)
+    rows.extend(Content.styled(f"Warning: {w}", "$text-warning") for w in report.warnings)
+    return render.lines(rows)
+
+
+class VerifyScreen(WizardScreen):
+    """Runs the probes once; the result and the hand-off stay on screen until the admin quits."""
+
+    STEP = "Verify"
+    can_go_back = False
+    BINDINGS = [  # noqa: RUF012 - Textual's declared class attribute
+        Binding("r", "rerun", "Verify again"),
+        Binding("n", "finish", "Finish"),
+    ]
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="verify", classes="step-body"):
+            yield Static("Probing the daemon as real clients would…", id="verify-status")
+            yield LoadingIndicator(id="busy")
+            yield Static(id="verdict", classes="section")
+            yield Rows(id="probes")
+            yield Static(id="handoff", classes="section")
+        yield self.nav_buttons("Finish", next_disabled=True)
+
+    def on_mount(self) -> None:
+        if self.wizard.verify_report is not None:
+            self.show_report(self.wizard.verify_report)
+        else:
+            self.run_verify()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify",
+          description="verifying the daemon")
+    def run_verify(self) -> None:
+        state = self.wizard.host_state
+        assert state is not None
+        report = self.backend.verify(state, self.wizard.intent(), self.wizard.plan)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.show_report, report)
+
+    def show_report(self, report: VerifyReport) -> None:
+        self.wizard.verify_report = report
+        self.query_one("#busy").display = False
+        self.query_one("#verify-status", Static).update("")
+        self.query_one("#verify-status").display = False
+        self.query_one("#verdict", Static).update(report_text(report))
+        self.query_one("#probes", Rows).show(probe_row(p) for p in report.probes)
+        self.query_one("#handoff", Static).update(handoff_text(report))
+        next_button = self.query_one("#next")
+        next_button.disabled = False
+        next_button.focus()
+
+    def work_failed(self, group: str, error: BaseException | None) -> None:
+        self.query_one("#busy").display = False
+        self.query_one("#verify-status", Static).update(
+            "Verification could not run. Press r to try again, or run 'dockwiz verify'."
+        )
+        self.query_one("#next").disabled = False
+
+    def action_rerun(self) -> None:
+        self.wizard.verify_report = None
+        self.query_one("#busy").display = True
+        self.query_one("#verify-status").display = True
+        self.query_one("#verify-status", Static).update("Probing again…")
+        self.run_verify()
+
+    def action_finish(self) -> None:
+        self.app.exit(0)
+
+    def action_next(self) -> None:
+        self.action_finish()

@@ -1,0 +1,202 @@
+"""Starting states as sandbox roots, and a faithful stand-in for apply's file and cert steps.
+
+Plans are built from what ``inspect_host`` sees in a temp root (the same path the CLI takes),
+with the Docker version pinned so the goldens do not depend on this machine's dockerd.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from dockwiz import inspect as inspect_mod
+from dockwiz import pki
+from dockwiz.host import Host
+from dockwiz.plan import Plan, build_plan, observe_material
+from dockwiz.policy import Intent
+from dockwiz.state import DockerVersion, HostState
+
+UNIT = "/lib/systemd/system/docker.service"
+
+# Own copies of the starting states (as Debian 12's docker.io ships its units, and as the seeds
+# in ../shared/seeds write their files), so the goldens never move when a lab changes.
+DEBIAN_DOCKER_SERVICE = """\
+[Unit]
+Description=Docker Application Container Engine
+Documentation=https://docs.docker.com
+After=network-online.target docker.socket firewalld.service containerd.service
+Wants=network-online.target containerd.service
+Requires=docker.socket
+
+[Service]
+Type=notify
+EnvironmentFile=-/etc/default/docker
+ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS
+ExecReload=/bin/kill -s HUP $MAINPID
+TimeoutStartSec=0
+Delegate=yes
+KillMode=process
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+DEBIAN_DOCKER_SOCKET = """\
+[Unit]
+Description=Docker Socket for the API
+
+[Socket]
+ListenStream=/run/docker.sock
+SocketMode=0660
+SocketUser=root
+SocketGroup=docker
+
+[Install]
+WantedBy=sockets.target
+"""
+
+# Docker's documented fix for "hosts" in daemon.json (DOMAIN §3), with Debian's binary path.
+HOSTS_DROPIN = """\
+[Service]
+ExecStart=
+ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock
+"""
+
+SEED_001_DAEMON_JSON = """\
+{
+  "icc": false, // prevent inter-container communication on default bridge
+  "userns-remap": "default", // isolate container users
+  "tlsverify": true, // if TCP enabled
+  "tlscacert": "/etc/docker/pki/ca.pem",
+  "tlscert": "/etc/docker/pki/server-cert.pem",
+  "tlskey": "/etc/docker/pki/server-key.pem",
+  "log-driver": "local", // prevent log overflow
+  "log-opts": { "max-size": "10m", "max-file": "3" },
+  "live-restore": true, // containers keep running if daemon restarts
+  "no-new-privileges": true // apply to supported containers
+}
+"""
+
+SEED_003_DAEMON_JSON = """\
+{
+  "tlsverify": true,
+  "tlscert": "/etc/docker/certs/server.crt",
+  "tlskey": "/etc/docker/certs/server.key",
+  "hosts": ["tcp://0.0.0.0:2376", "unix:///var/run/docker.sock"]
+}
+"""
+
+SEED_004_DAEMON_JSON = """\
+{
+  "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]
+}
+"""
+DROPIN_DIR = "/etc/systemd/system/docker.service.d"
+
+SEED_002_OVERRIDE = """\
+[Service]
+ExecStart=
+ExecStart=/usr/bin/dockerd -D -H unix:///var/run/docker.sock --tlsverify \
+--tlscert=/home/user/.docker/server-cert.pem --tlscacert=/home/user/.docker/ca.pem \
+--tlskey=/home/user/.docker/server-key.pem -H tcp://0.0.0.0:2376
+"""
+
+# name -> (daemon.json text or None, {drop-in name: text})
+SEEDS: dict[str, tuple[str | None, dict[str, str]]] = {
+    "stock": ("{}\n", {}),
+    "seed004-insecure-tcp": (SEED_004_DAEMON_JSON, {"override.conf": HOSTS_DROPIN}),
+    "seed002-override-flags": (None, {"override.conf": SEED_002_OVERRIDE}),
+    "seed001-commented-json": (SEED_001_DAEMON_JSON, {}),
+    "seed003-tlsverify-no-ca": (SEED_003_DAEMON_JSON, {"override.conf": HOSTS_DROPIN}),
+}
+
+
+def write(root: Path, host_path: str, text: str, mode: int = 0o644) -> None:
+    local = root / host_path.lstrip("/")
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text)
+    os.chmod(local, mode)
+
+
+def make_root(root: Path, daemon_json: str | None, dropins: dict[str, str],
+              unit: str = DEBIAN_DOCKER_SERVICE) -> Path:
+    write(root, UNIT, unit)
+    write(root, "/lib/systemd/system/docker.socket", DEBIAN_DOCKER_SOCKET)
+    if daemon_json is not None:
+        write(root, "/etc/docker/daemon.json", daemon_json)
+    for name, text in dropins.items():
+        write(root, f"{DROPIN_DIR}/{name}", text)
+    return root
+
+
+_PINNED: dict[str, str | None] = {}
+
+
+def pin_version(monkeypatch: pytest.MonkeyPatch, version: str | None) -> None:
+    """Plan as if dockerd were ``version``; also skips the ~0.2 s ``dockerd --version`` run.
+
+    The version is set on the HostState after inspect (the source of truth for the goldens);
+    inspect's own version probe is stubbed where it can be, purely for speed.
+    """
+    monkeypatch.setitem(_PINNED, "version", version)
+    if hasattr(inspect_mod, "BinaryVersion"):
+        monkeypatch.setattr(inspect_mod.BinaryVersion, "__init__", _no_probe)
+        monkeypatch.setattr(inspect_mod.BinaryVersion, "get", lambda self, notes: version)
+    elif hasattr(inspect_mod, "binary_version"):
+        monkeypatch.setattr(inspect_mod, "binary_version", lambda *a, **k: version)
+
+
+def _no_probe(self: object, host: Host, dockerd: str | None) -> None:
+    return None
+
+
+def observe(root: Path, intent: Intent) -> HostState:
+    host = Host(root)
+    state = inspect_mod.inspect_host(host)
+    if "version" in _PINNED:
+        state = state.model_copy(update={"version": DockerVersion(binary=_PINNED["version"])})
+    return observe_material(host, state, intent)
+
+
+def plan_for(root: Path, intent: Intent) -> Plan:
+    return build_plan(observe(root, intent), intent)
+
+
+def apply_files(root: Path, plan: Plan) -> None:
+    """What apply does to files: write each after-text with its mode, delete on None."""
+    for change in plan.files:
+        local = root / change.path.lstrip("/")
+        if change.after is None:
+            local.unlink(missing_ok=True)
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(change.after)
+        os.chmod(local, change.mode)
+
+
+def apply_certs(root: Path, plan: Plan) -> None:
+    """What apply's PKI step does: issue exactly the certs the plan creates or renews."""
+    host = Host(root)
+    by_role = {c.role: c for c in plan.certs}
+    if not by_role:
+        return
+    intent = plan.intent
+    ca_action = by_role["ca"]
+    if ca_action.action == "reuse":
+        ca = pki.load_ca(host)
+    else:
+        ca = pki.issue_ca(key_type="ecdsa-p256")
+        pki.write_ca(host, ca, overwrite=True)
+    server = by_role["server"]
+    if server.action != "reuse":
+        leaf = pki.issue_server(ca, server.dns_names, server.ip_addresses)
+        pki.write_server_material(host, ca, leaf, intent.tls_dir, overwrite=True)
+    client = by_role.get("client")
+    if client is not None and client.action != "reuse":
+        issued = pki.issue_client(ca, intent.client_name)
+        pki.write_client_bundle(
+            host, ca, issued, intent.client_name, "tcp://127.0.0.1:2376", overwrite=True
+        )

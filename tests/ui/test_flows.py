@@ -1,0 +1,274 @@
+"""Full wizard flows driven by Pilot against REAL lab daemons (no fakes: the core does the work).
+
+Each test drives the keyboard the way an admin would, then checks the host itself: the files
+under the lab root, the daemon's endpoints (through verify's real probes), the journal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, RadioButton, Static
+
+from dockwiz.app import DockwizApp, make_app
+from dockwiz.host import Host
+from dockwiz.lab import Lab
+from dockwiz.screens.apply import ApplyScreen
+from dockwiz.screens.certs import CertificatesScreen
+from dockwiz.screens.dialogs import ConfirmDialog, ErrorDialog
+from dockwiz.screens.hardening import HardeningScreen
+from dockwiz.screens.inspect import InspectScreen
+from dockwiz.screens.mode import ModeScreen
+from dockwiz.screens.preview import PreviewScreen
+from dockwiz.screens.verify import VerifyScreen
+from dockwiz.widgets.rows import Rows
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ui]
+
+SIZE = (80, 24)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+async def until(
+    pilot: Pilot[Any], what: str, cond: Callable[[], bool], timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, ErrorDialog):
+            message = pilot.app.screen.query_one("#error-message", Static).content
+            pytest.fail(f"error dialog while waiting for {what}: {message}")
+        if cond():
+            return
+    pytest.fail(f"timed out waiting for {what}; screen is {pilot.app.screen!r}")
+
+
+def on(app: DockwizApp, screen: type) -> Callable[[], bool]:
+    return lambda: isinstance(app.screen, screen)
+
+
+def root_digest(host: Host) -> dict[str, tuple[int, str]]:
+    """Mode and sha256 of every file under the root, minus the daemon's own runtime state."""
+    out: dict[str, tuple[int, str]] = {}
+    for dirpath, _dirs, files in os.walk(host.root):
+        for name in files:
+            path = Path(dirpath) / name
+            rel = "/" + str(path.relative_to(host.root))
+            if rel.startswith(("/run/", "/var/run/", "/var/lib/docker")):
+                continue
+            st = path.lstat()
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            out[rel] = (stat.S_IMODE(st.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
+    return out
+
+
+async def to_mode(pilot: Pilot[Any], app: DockwizApp) -> None:
+    await until(pilot, "inspect", lambda: app.wizard.host_state is not None)
+    assert isinstance(app.screen, InspectScreen)
+    await pilot.press("n")
+    await until(pilot, "mode screen", on(app, ModeScreen))
+
+
+async def choose_mode(pilot: Pilot[Any], app: DockwizApp, mode: str) -> None:
+    """Move the radio cursor with the arrow keys until ``mode`` is chosen (Enter)."""
+    for _ in range(8):
+        if app.wizard.choices.mode == mode:
+            return
+        await pilot.press("down", "enter")
+        await pilot.pause(0.05)
+    assert app.wizard.choices.mode == mode
+
+
+async def set_listen(pilot: Pilot[Any], app: DockwizApp, address: str) -> None:
+    field = app.screen.query_one("#listen-host", Input)
+    field.focus()
+    await pilot.press("ctrl+a", "ctrl+k", *address)  # select to start, delete to end, type
+    await pilot.pause(0.1)
+    assert field.value == address
+    app.screen.query_one("#modes").focus()
+
+
+async def mode_to_preview(pilot: Pilot[Any], app: DockwizApp) -> None:
+    await pilot.press("n")
+    await until(pilot, "certificates", on(app, CertificatesScreen))
+    await until(pilot, "SAN detection", lambda: app.wizard.choices.sans_detected)
+    await pilot.press("n")
+    await until(pilot, "hardening", on(app, HardeningScreen))
+    await pilot.press("n")
+    await until(pilot, "preview", on(app, PreviewScreen))
+    await until(pilot, "the plan", lambda: app.wizard.plan is not None)
+
+
+async def apply_and_verify(pilot: Pilot[Any], app: DockwizApp) -> None:
+    await pilot.press("a")
+    await until(pilot, "confirmation", on(app, ConfirmDialog))
+    await pilot.press("y")
+    await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
+    result = app.wizard.apply_result
+    assert result is not None and result.ok, result.model_dump_json(indent=2)
+    steps = app.screen.query_one("#steps", Rows).text
+    assert "restart dockerd" in steps and "FAILED" not in steps
+    await pilot.press("n")
+    await until(pilot, "verify", on(app, VerifyScreen))
+    await until(pilot, "verify report", lambda: app.wizard.verify_report is not None, 90)
+
+
+# -- flows ------------------------------------------------------------------------------------
+async def test_fd_socket_to_mtls(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory("fd-socket")
+    app = make_app(lab.host())
+    async with app.run_test(size=SIZE) as pilot:
+        await to_mode(pilot, app)
+        assert app.wizard.choices.mode == "unix"  # no TCP today: local stays the default
+        await choose_mode(pilot, app, "mtls")
+        await set_listen(pilot, app, lab.info.address)
+        await mode_to_preview(pilot, app)
+        assert lab.info.address in app.wizard.choices.ip_addresses
+        diff = app.screen.query_one("#diff").diff_text  # type: ignore[attr-defined]
+        assert '"tlsverify": true' in diff
+        await apply_and_verify(pilot, app)
+        report = app.wizard.verify_report
+        assert report is not None and report.passed, report.model_dump_json(indent=2)
+        assert report.handoff is not None
+        verdict = str(app.screen.query_one("#verdict", Static).content)
+        assert "Verified." in verdict
+        await pilot.press("n")  # Finish
+    assert app.return_code == 0
+    config = lab.host().read_text("/etc/docker/daemon.json")
+    assert '"tlsverify": true' in config and f"tcp://{lab.info.address}:2376" in config
+
+
+async def test_insecure_tcp_to_mtls(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory("insecure-tcp")
+    app = make_app(lab.host())
+    async with app.run_test(size=SIZE) as pilot:
+        await to_mode(pilot, app)
+        assert app.wizard.choices.mode == "mtls"  # on TCP today: keep remote access, secured
+        await set_listen(pilot, app, lab.info.address)
+        await mode_to_preview(pilot, app)
+        await apply_and_verify(pilot, app)
+        report = app.wizard.verify_report
+        assert report is not None and report.passed, report.model_dump_json(indent=2)
+        probes = app.screen.query_one("#probes", Rows).text
+        assert "2375" in probes and "FAIL" not in probes
+
+
+async def test_forbidden_choice_refused_with_reason(lab_factory: Callable[..., Lab]) -> None:
+    """Planning for Docker 28: TLS-only on a network address is shown not allowed, and Next
+    refuses it with the reason and the ways out; nothing is written."""
+    lab = lab_factory("fd-socket")
+    host = lab.host()
+    before = root_digest(host)
+    app = make_app(host, docker_version="28.0.1")
+    async with app.run_test(size=SIZE) as pilot:
+        await to_mode(pilot, app)
+        await set_listen(pilot, app, lab.info.address)
+        tls = app.screen.query_one("#mode-tls", RadioButton)
+        assert tls.disabled and "not allowed" in str(tls.label)
+        reasons = str(app.screen.query_one("#disabled-reasons", Static).content)
+        assert "Docker 28 requires client-certificate verification" in reasons
+        # Loopback makes TLS-only legal again, so it can be chosen ...
+        await set_listen(pilot, app, "127.0.0.1")
+        assert not tls.disabled
+        await choose_mode(pilot, app, "tls")
+        # ... and moving it to the network address is refused at Next, with the reason.
+        await set_listen(pilot, app, lab.info.address)
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ModeScreen)
+        banner = app.screen.query_one("#refusal", Static)
+        assert banner.display
+        text = str(banner.content)
+        assert "refused" in text and lab.info.address in text and "mtls" in text
+        await pilot.press("q")
+    assert root_digest(host) == before
+
+
+async def test_apply_fails_port_taken_and_rolls_back(lab_factory: Callable[..., Lab]) -> None:
+    """The port is free when planned and taken before the admin confirms: dockerd cannot bind,
+    the apply fails, and the rollback puts back every file and the old daemon."""
+    lab = lab_factory("fd-socket")
+    host = lab.host()
+    before = root_digest(host)
+    app = make_app(host)
+    holder: subprocess.Popen[str] | None = None
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await to_mode(pilot, app)
+            await choose_mode(pilot, app, "mtls")
+            await set_listen(pilot, app, lab.info.address)
+            await mode_to_preview(pilot, app)
+            holder = subprocess.Popen(
+                ["nsenter", f"--net=/var/run/netns/{lab.info.netns}", sys.executable, "-c",
+                 "import socket,sys,time\n"
+                 "s=socket.socket(); s.bind((sys.argv[1], 2376)); s.listen(1)\n"
+                 "print('ready', flush=True); time.sleep(300)", lab.info.address],
+                stdout=subprocess.PIPE, text=True)
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+            await pilot.press("a")
+            await until(pilot, "confirmation", on(app, ConfirmDialog))
+            await pilot.press("y")
+            await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
+            result = app.wizard.apply_result
+            assert result is not None and not result.ok
+            assert result.rolled_back and result.recovery_ok, result.model_dump_json(indent=2)
+            assert isinstance(app.screen, ApplyScreen)
+            steps = app.screen.query_one("#steps", Rows).text
+            assert "FAILED" in steps and "Rolling back" in steps and "restore files" in steps
+            outcome = str(app.screen.query_one("#result", Static).content)
+            assert "address already in use" in outcome and "Rolled back" in outcome
+            assert not app.screen.query_one("#next").display or app.screen.query_one(
+                "#next"
+            ).disabled
+            # back is allowed after a clean rollback: the choices are still there
+            await pilot.press("escape")
+            await until(pilot, "preview again", on(app, PreviewScreen))
+            assert app.wizard.choices.mode == "mtls"
+    finally:
+        if holder is not None:
+            holder.kill()
+            holder.wait()
+    after = root_digest(host)
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    # the journal and its backups stay behind on purpose (the record of what happened)
+    assert {p for p in changed if not p.startswith("/var/lib/dockwiz/")} == set()
+
+
+async def test_cancel_at_preview_writes_nothing(lab_factory: Callable[..., Lab]) -> None:
+    lab = lab_factory("fd-socket")
+    host = lab.host()
+    before = root_digest(host)
+    app = make_app(host)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_mode(pilot, app)
+        await choose_mode(pilot, app, "mtls")
+        await set_listen(pilot, app, lab.info.address)
+        await mode_to_preview(pilot, app)
+        await pilot.press("a")
+        await until(pilot, "confirmation", on(app, ConfirmDialog))
+        await pilot.press("escape")  # cancel the apply
+        await until(pilot, "preview", on(app, PreviewScreen))
+        for _ in range(3):  # back: hardening, certificates, mode, choices kept
+            await pilot.press("escape")
+            await pilot.pause(0.1)
+        assert isinstance(app.screen, ModeScreen)
+        assert app.wizard.choices.mode == "mtls"
+        assert app.screen.query_one("#listen-host", Input).value == lab.info.address
+        await pilot.press("q")
+        await until(pilot, "quit question", on(app, ConfirmDialog))
+        await pilot.press("y")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
+    assert app.wizard.apply_result is None
+    assert root_digest(host) == before

@@ -1,0 +1,290 @@
+"""Fixed data for UI tests: a backend that answers from hand-built models, never from a host.
+
+Snapshots must depend on the UI alone: no daemon, no clock, no hostname. Every model here is
+built by hand with fixed values; ``FixedBackend`` hands them to the app through ``make_app``.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dockwiz.app import DockwizApp, StepCallback, make_app
+from dockwiz.apply import ApplyResult, ApplyStep
+from dockwiz.host import Host
+from dockwiz.journal import Journal
+from dockwiz.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
+from dockwiz.policy import Intent, Mode, Violation, allowed_modes, check_intent
+from dockwiz.state import (
+    CertInfo,
+    DaemonJsonState,
+    DaemonProcess,
+    DockerVersion,
+    Finding,
+    HostState,
+    Listener,
+    SocketFile,
+    TlsSettings,
+    UnitState,
+)
+from dockwiz.verify import Handoff, Probe, VerifyReport
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+DAEMON_JSON_BEFORE = '{\n  "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]\n}\n'
+DAEMON_JSON_AFTER = (
+    "{\n"
+    '  "hosts": ["unix:///var/run/docker.sock", "tcp://10.0.0.5:2376"],\n'
+    '  "tlsverify": true,\n'
+    '  "tlscacert": "/etc/docker/tls/ca.pem",\n'
+    '  "tlscert": "/etc/docker/tls/server-cert.pem",\n'
+    '  "tlskey": "/etc/docker/tls/server-key.pem"\n'
+    "}\n"
+)
+
+
+def host_state(*, is_root: bool = True, version: str = "20.10.24") -> HostState:
+    """An insecure-TCP host: plain TCP on every interface, findings, one expired cert."""
+    return HostState(
+        root="/",
+        is_root=is_root,
+        docker_installed=True,
+        dockerd_path="/usr/sbin/dockerd",
+        version=DockerVersion(binary=version, api_server=version, api_version="1.41"),
+        daemon_running=True,
+        process=DaemonProcess(pid=4242, exe="/usr/sbin/dockerd", argv=["/usr/sbin/dockerd"]),
+        daemon_json=DaemonJsonState(
+            path="/etc/docker/daemon.json",
+            exists=True,
+            text=DAEMON_JSON_BEFORE,
+            data={"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]},
+            mode=0o644,
+            uid=0,
+            gid=0,
+        ),
+        unit=UnitState(path="/lib/systemd/system/docker.service", exists=True, mode=0o644),
+        docker_socket=SocketFile(
+            path="/var/run/docker.sock", exists=True, is_socket=True, mode=0o660,
+            owner="root", group="docker",
+        ),
+        configured_hosts=[
+            Listener(kind="unix", address="unix:///var/run/docker.sock", source="daemon.json"),
+            Listener(
+                kind="tcp", address="tcp://0.0.0.0:2375", host="0.0.0.0", port=2375,
+                loopback=False, source="daemon.json", listening=True,
+            ),
+        ],
+        tls=TlsSettings(),
+        running_containers=3,
+        certs=[
+            CertInfo(
+                path="/etc/docker/old/server.pem",
+                role="server",
+                mode=0o644,
+                subject="CN=old-docker",
+                dns_names=["old-docker"],
+                ip_addresses=["10.0.0.9"],
+                not_before=datetime(2024, 1, 1, tzinfo=UTC),
+                not_after=datetime(2025, 1, 1, tzinfo=UTC),
+                key_type="rsa-2048",
+            )
+        ],
+        unreadable=[] if is_root else ["/etc/docker/old/server-key.pem: permission denied"],
+        findings=[
+            Finding(
+                id="tcp-plain",
+                severity="critical",
+                title="Docker API on plain TCP 0.0.0.0:2375",
+                why="Anyone who can reach port 2375 controls the daemon: root on this host.",
+                fix="Switch to mutual TLS (mtls) or SSH; never expose 2375.",
+                cis="2.7",
+            ),
+            Finding(
+                id="live-restore",
+                severity="low",
+                title="live-restore is off",
+                why="A daemon restart stops every running container.",
+                fix="Enable live-restore (Hardening step).",
+                cis="2.15",
+            ),
+            Finding(
+                id="cert-expired",
+                severity="medium",
+                title="Server certificate expired",
+                why="Clients refuse an expired certificate.",
+                fix="Let dockwiz issue a new one.",
+                cis="3.11",
+            ),
+        ],
+    )
+
+
+def mtls_intent() -> Intent:
+    return Intent(
+        mode=Mode.MTLS, listen_host="10.0.0.5", listen_port=2376,
+        sans_dns=["docker.example.test"], sans_ip=["10.0.0.5"],
+    )
+
+
+def plan_for(intent: Intent) -> Plan:
+    return Plan(
+        intent=intent,
+        docker_version="20.10.24",
+        files=[
+            FileChange(
+                path="/etc/docker/daemon.json",
+                before=DAEMON_JSON_BEFORE,
+                after=DAEMON_JSON_AFTER,
+                mode=0o644,
+                mode_before=0o644,
+                role="daemon.json",
+                reason="TCP on 10.0.0.5:2376 with client verification",
+            )
+        ],
+        certs=[
+            CertAction(role="ca", action="create", cert_path="/etc/dockwiz/ca/ca.pem",
+                       key_path="/etc/dockwiz/ca/ca-key.pem", reason="no CA yet"),
+            CertAction(role="server", action="create",
+                       cert_path="/etc/docker/tls/server-cert.pem",
+                       key_path="/etc/docker/tls/server-key.pem",
+                       dns_names=["docker.example.test"], ip_addresses=["10.0.0.5"],
+                       reason="the old one expired on 2025-01-01"),
+        ],
+        actions=[ServiceAction(kind="restart", reason="hosts and TLS need a restart")],
+        endpoints_before=[Endpoint(url="tcp://0.0.0.0:2375", security="plain")],
+        endpoints_after=[Endpoint(url="tcp://10.0.0.5:2376", security="mtls")],
+        warnings=["3 running containers stop during the restart (live-restore is off)."],
+        notes=["Port 2375 stops listening."],
+        running_containers=3,
+    )
+
+
+OK_STEPS = [
+    ApplyStep(name="journal and backups", status="ok", detail="1 file backed up", seconds=0.01),
+    ApplyStep(name="certificates", status="ok", detail="CA, server, client issued", seconds=0.4),
+    ApplyStep(name="write files", status="ok", detail="/etc/docker/daemon.json", seconds=0.01),
+    ApplyStep(name="validate", status="ok", detail="own checks passed", seconds=0.02),
+    ApplyStep(name="restart dockerd", status="ok", seconds=0.6),
+    ApplyStep(name="wait for health", status="ok", detail="tcp://10.0.0.5:2376 answers",
+              seconds=0.3),
+    ApplyStep(name="done", status="ok", detail="transaction 20260601-120000"),
+]
+
+FAILED_STEPS = [
+    ApplyStep(name="journal and backups", status="ok", detail="1 file backed up", seconds=0.01),
+    ApplyStep(name="write files", status="ok", detail="/etc/docker/daemon.json", seconds=0.01),
+    ApplyStep(name="restart dockerd", status="failed",
+              detail="listen tcp 10.0.0.5:2376: bind: address already in use", seconds=1.2),
+    ApplyStep(name="restore files", status="ok", detail="1 path(s) restored byte for byte"),
+    ApplyStep(name="restart dockerd on the old configuration", status="ok", seconds=0.5),
+    ApplyStep(name="confirm old daemon", status="ok", detail="tcp://0.0.0.0:2375 answers"),
+]
+
+
+def apply_ok() -> ApplyResult:
+    return ApplyResult(ok=True, txid="20260601-120000", steps=OK_STEPS, downtime_s=0.9,
+                       client_bundle="/etc/dockwiz/clients/dockwiz-client")
+
+
+def apply_failed() -> ApplyResult:
+    return ApplyResult(
+        ok=False, txid="20260601-120000", steps=FAILED_STEPS,
+        error="dockerd did not start: listen tcp 10.0.0.5:2376: bind: address already in use",
+        failed_step="restart dockerd", rolled_back=True, recovery_ok=True,
+    )
+
+
+def verify_report(*, passed: bool = True) -> VerifyReport:
+    probes = [
+        Probe(id="tls-good", title="TLS with the client bundle, GET /_ping",
+              target="tcp://10.0.0.5:2376", expect="succeed", outcome="succeeded", passed=True,
+              saw="HTTP 200 OK"),
+        Probe(id="tls-nocert", title="TLS without a client certificate, GET /_ping",
+              target="tcp://10.0.0.5:2376", expect="fail", outcome="failed", passed=passed,
+              saw="remote error: tls: bad certificate" if passed else "HTTP 200 OK",
+              cause=None if passed else "the daemon does not verify client certificates",
+              fix=None if passed else "set \"tlsverify\": true and \"tlscacert\" in daemon.json"),
+        Probe(id="plain-2375", title="no plain Docker API on port 2375",
+              target="tcp://10.0.0.5:2375", expect="fail", outcome="failed", passed=True,
+              saw="connection refused"),
+    ]
+    return VerifyReport(
+        host="fixture host", mode=Mode.MTLS, detected_mode=Mode.MTLS, expected_mode="mtls",
+        endpoints=["unix:///var/run/docker.sock", "tcp://10.0.0.5:2376"],
+        probes=probes, passed=passed,
+        summary="SECURED (mtls): 3/3 probes as expected" if passed else "NOT SECURED: 1 failed",
+        handoff=Handoff(
+            bundle_dir="/etc/dockwiz/clients/dockwiz-client",
+            endpoint="tcp://10.0.0.5:2376",
+            env_sh="export DOCKER_HOST=tcp://10.0.0.5:2376\n",
+            context_create="docker context create dockwiz-client --docker "
+            "'host=tcp://10.0.0.5:2376,ca=/etc/dockwiz/clients/dockwiz-client/ca.pem,"
+            "cert=/etc/dockwiz/clients/dockwiz-client/cert.pem,"
+            "key=/etc/dockwiz/clients/dockwiz-client/key.pem'",
+        ),
+    )
+
+
+class FixedBackend:
+    """Answers every core call from fixed models; ``gate`` can hold apply so a test sees it run."""
+
+    def __init__(
+        self,
+        state: HostState | None = None,
+        *,
+        plan: Plan | None = None,
+        apply_result: ApplyResult | None = None,
+        report: VerifyReport | None = None,
+        journal: Journal | None = None,
+        sans: tuple[list[str], list[str]] = (["docker.example.test"], ["10.0.0.5"]),
+    ) -> None:
+        self.host = Host(Path("/nonexistent-dockwiz-fixture"), label="fixture host")
+        self.state = state or host_state()
+        self.fixed_plan = plan
+        self.apply_result = apply_result or apply_ok()
+        self.report = report or verify_report()
+        self.journal = journal
+        self.sans = sans
+        self.gate = threading.Event()
+        self.gate.set()
+        self.applied = 0
+
+    def inspect(self) -> HostState:
+        return self.state
+
+    def pending_recovery(self) -> Journal | None:
+        return self.journal
+
+    def recover(self, on_step: StepCallback) -> ApplyResult:
+        self.journal = None
+        return ApplyResult(ok=True, rolled_back=True, recovery_ok=True)
+
+    def allowed_modes(
+        self, state: HostState, listen_host: str | None, docker_version: str | None
+    ) -> dict[Mode, Violation | None]:
+        return allowed_modes(state, listen_host, docker_version)
+
+    def check_intent(self, state: HostState, intent: Intent) -> list[Violation]:
+        return check_intent(state, intent)
+
+    def detect_sans(self) -> tuple[list[str], list[str]]:
+        return list(self.sans[0]), list(self.sans[1])
+
+    def plan(self, state: HostState, intent: Intent) -> Plan:
+        return self.fixed_plan or plan_for(intent)
+
+    def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
+        self.gate.wait(10)
+        self.applied += 1
+        for step in self.apply_result.steps:
+            on_step(step)
+        return self.apply_result
+
+    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport:
+        return self.report
+
+
+def fixed_app(backend: FixedBackend | None = None, **kwargs: Any) -> DockwizApp:
+    return make_app(backend=backend or FixedBackend(), clock=lambda: NOW, **kwargs)

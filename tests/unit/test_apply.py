@@ -1,0 +1,581 @@
+"""The apply transaction against a sandbox root and a small stand-in daemon.
+
+The stand-in serves ``/_ping`` on a real unix socket under the sandbox root and refuses to
+"start" on a config dockerd would refuse, like the lab manager does; the real-daemon proofs are
+in tests/e2e/test_apply_e2e.py. Here the point is the transaction's bookkeeping: every byte,
+mode and owner back, nothing left behind, the daemon touched only when it must be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import socketserver
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dockwiz import apply as ap
+from dockwiz import journal as jr
+from dockwiz.errors import DockwizError
+from dockwiz.host import CommandResult, Host
+from dockwiz.plan import Endpoint, FileChange, Plan, ServiceAction
+from dockwiz.policy import Intent
+
+SOCK = "/var/run/docker.sock"
+DAEMON_JSON = "/etc/docker/daemon.json"
+DROPIN = "/etc/systemd/system/docker.service.d/dockwiz.conf"
+
+
+class _PingHandler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nOK")
+
+
+class StandInDaemon:
+    """Serves /_ping on the sandbox's docker.sock while 'running'; records every call."""
+
+    name = "stand-in"
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.calls: list[str] = []
+        self.server: socketserver.UnixStreamServer | None = None
+        self.fail_next_start = False
+
+    # the ServiceManager protocol
+    def daemon_reload(self) -> CommandResult:
+        self.calls.append("daemon-reload")
+        return _result(0)
+
+    def start(self) -> CommandResult:
+        self.calls.append("start")
+        return self._start()
+
+    def stop(self) -> CommandResult:
+        self.calls.append("stop")
+        self._stop()
+        return _result(0)
+
+    def restart(self) -> CommandResult:
+        self.calls.append("restart")
+        self._stop()
+        return self._start()
+
+    def reload(self) -> CommandResult:
+        self.calls.append("reload")
+        return _result(0 if self.server else 1)
+
+    def is_active(self) -> bool:
+        return self.server is not None
+
+    # internals
+    def _start(self) -> CommandResult:
+        reason = self._config_problem()
+        if reason:
+            return _result(1, f'level=fatal msg="failed to start daemon: {reason}"')
+        path = self.host.path(SOCK)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        self.server = socketserver.UnixStreamServer(str(path), _PingHandler)
+        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
+        return _result(0)
+
+    def _config_problem(self) -> str | None:
+        if self.fail_next_start:
+            self.fail_next_start = False
+            return "injected start failure"
+        local = self.host.path(DAEMON_JSON)
+        if not local.exists():
+            return None
+        try:
+            data = json.loads(local.read_text())
+        except ValueError as exc:
+            return f"invalid daemon.json: {exc}"
+        bad = [k for k in data if k.startswith("bogus")]
+        if bad:
+            return f"the following directives don't match any configuration option: {bad[0]}"
+        return None
+
+    def _stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        self.host.path(SOCK).unlink(missing_ok=True)
+
+
+def _result(code: int, stderr: str = "") -> CommandResult:
+    return CommandResult(argv=["stand-in"], returncode=code, stdout="", stderr=stderr,
+                         duration_s=0.0)
+
+
+@pytest.fixture
+def host() -> Iterator[Host]:
+    # short root: a unix socket path must fit in 107 bytes
+    root = Path(tempfile.mkdtemp(prefix="dwap", dir="/tmp"))
+    try:
+        yield Host(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon(host: Host) -> Iterator[StandInDaemon]:
+    d = StandInDaemon(host)
+    _put(host, DAEMON_JSON, '{\n  "debug": true\n}\n', 0o640, gid=4)
+    assert d.start().ok
+    d.calls.clear()
+    yield d
+    d._stop()
+
+
+def _put(host: Host, path: str, text: str, mode: int, uid: int = 0, gid: int = 0) -> None:
+    local = host.path(path)
+    local.parent.mkdir(parents=True, exist_ok=True)
+    local.write_text(text)
+    os.chown(local, uid, gid)
+    os.chmod(local, mode)
+
+
+def _snapshot(host: Host) -> dict[str, tuple[str, int, int, int, bytes | None]]:
+    """Every path under the root except the journal's own dir and the socket."""
+    out: dict[str, tuple[str, int, int, int, bytes | None]] = {}
+    for dirpath, dirnames, filenames in os.walk(host.root):
+        for name in [*dirnames, *filenames]:
+            p = Path(dirpath) / name
+            rel = "/" + str(p.relative_to(host.root))
+            if rel.startswith(("/var/lib", "/var/run")) or rel == "/var":
+                continue
+            st_ = p.lstat()
+            kind = "d" if stat.S_ISDIR(st_.st_mode) else "f"
+            data = p.read_bytes() if kind == "f" else None
+            out[rel] = (kind, stat.S_IMODE(st_.st_mode), st_.st_uid, st_.st_gid, data)
+    return out
+
+
+def _plan(files: list[FileChange], *, restart: bool = True, daemon_reload: bool = False) -> Plan:
+    actions = []
+    if daemon_reload:
+        actions.append(ServiceAction(kind="daemon-reload", reason="a unit changed"))
+    if restart:
+        actions.append(ServiceAction(kind="restart", reason="hosts changed"))
+    sock = [Endpoint(url=f"unix://{SOCK}", security="socket")]
+    return Plan(intent=Intent(mode="unix"), files=files, actions=actions,
+                endpoints_before=sock, endpoints_after=sock)
+
+
+def _json_change(host: Host, after: str | None, mode: int = 0o644) -> FileChange:
+    before = host.read_text(DAEMON_JSON) if host.exists(DAEMON_JSON) else None
+    return FileChange(path=DAEMON_JSON, before=before, after=after, mode=mode, role="daemon-json",
+                      reason="test")
+
+
+def _dropin_change() -> FileChange:
+    return FileChange(path=DROPIN, before=None, after="[Service]\nExecStart=\nExecStart=/x\n",
+                      role="dropin", reason="test")
+
+
+# -- success ----------------------------------------------------------------------------------
+def test_success_writes_files_with_mode_and_marks_done(host: Host, daemon: StandInDaemon) -> None:
+    seen: list[ap.ApplyStep] = []
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n', 0o600), _dropin_change()],
+                 daemon_reload=True)
+    result = ap.apply_plan(host, plan, on_step=seen.append, manager=daemon)
+    assert result.ok, result
+    assert host.read_text(DAEMON_JSON) == '{\n  "debug": false\n}\n'
+    assert stat.S_IMODE(host.path(DAEMON_JSON).stat().st_mode) == 0o600
+    assert host.path(DROPIN).is_file()
+    assert daemon.calls == ["daemon-reload", "restart"]
+    assert result.downtime_s is not None and result.downtime_s < 5
+    names = [s.name for s in seen]
+    assert names[0] == "journal and backups" and names[-1] == "done"
+    assert names.index("validate") < names.index("restart dockerd") < names.index("wait for health")
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.step == "done"
+    assert ap.pending_recovery(host) is None
+    backups = host.path(journal.backup_dir)
+    assert stat.S_IMODE(backups.stat().st_mode) == 0o700
+    assert stat.S_IMODE(host.path(jr.STATE_DIR).stat().st_mode) == 0o700
+
+
+def test_rollback_last_undoes_a_successful_apply(host: Host, daemon: StandInDaemon) -> None:
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
+                 daemon_reload=True)
+    assert ap.apply_plan(host, plan, manager=daemon).ok
+    assert _snapshot(host) != before
+    result = ap.rollback_last(host, manager=daemon)
+    assert result.ok and result.recovery_ok
+    assert _snapshot(host) == before
+    assert daemon.calls[-2:] == ["daemon-reload", "restart"]
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.step == "rolled-back"
+    with pytest.raises(DockwizError, match="already undone"):
+        ap.rollback_last(host, manager=daemon)
+
+
+# -- failures ---------------------------------------------------------------------------------
+def test_daemon_refusing_the_config_restores_everything(host: Host, daemon: StandInDaemon) -> None:
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "bogus-option": true\n}\n', 0o600), _dropin_change()],
+                 daemon_reload=True)
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and result.rolled_back and result.recovery_ok
+    assert result.failed_step == "restart dockerd"
+    assert "don't match any configuration option: bogus-option" in (result.error or "")
+    assert _snapshot(host) == before  # bytes, modes, owners; the drop-in dir is gone too
+    assert daemon.calls == ["daemon-reload", "restart", "daemon-reload", "restart"]
+    assert daemon.is_active()
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.step == "rolled-back"
+
+
+def test_invalid_json_is_caught_before_the_daemon_is_touched(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    before = _snapshot(host)
+    result = ap.apply_plan(host, _plan([_json_change(host, '{"debug": true,}\n')]),
+                           manager=daemon)
+    assert not result.ok and result.recovery_ok
+    assert result.failed_step == "validate"
+    assert "not valid JSON" in (result.error or "")
+    assert daemon.calls == []  # no restart at all: zero downtime for a rejected change
+    assert _snapshot(host) == before
+
+
+def test_missing_tls_file_is_caught_before_restart(host: Host, daemon: StandInDaemon) -> None:
+    before = _snapshot(host)
+    config = {"tls": True, "tlsverify": True, "tlscacert": "/etc/docker/tls/ca.pem",
+              "tlscert": "/etc/docker/tls/server-cert.pem",
+              "tlskey": "/etc/docker/tls/server-key.pem"}
+    result = ap.apply_plan(host, _plan([_json_change(host, json.dumps(config))]), manager=daemon)
+    assert not result.ok and result.failed_step == "validate"
+    assert "does not exist" in (result.error or "")
+    assert daemon.calls == []
+    assert _snapshot(host) == before
+
+
+def test_mismatched_key_and_uncovered_san_are_caught(host: Host, daemon: StandInDaemon) -> None:
+    from dockwiz import pki
+
+    ca = pki.issue_ca()
+    server = pki.issue_server(ca, ["localhost"], ["127.0.0.1"])
+    other = pki.issue_server(ca, ["localhost"], ["127.0.0.1"])
+    _put(host, "/etc/docker/tls/ca.pem", ca.cert_pem().decode(), 0o444)
+    _put(host, "/etc/docker/tls/server-cert.pem", server.cert_pem().decode(), 0o444)
+    _put(host, "/etc/docker/tls/server-key.pem", other.key_pem().decode(), 0o400)
+    config = {"tls": True, "tlsverify": True, "tlscacert": "/etc/docker/tls/ca.pem",
+              "tlscert": "/etc/docker/tls/server-cert.pem",
+              "tlskey": "/etc/docker/tls/server-key.pem"}
+    plan = _plan([_json_change(host, json.dumps(config))])
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and "does not match" in (result.error or "")
+    _put(host, "/etc/docker/tls/server-key.pem", server.key_pem().decode(), 0o400)
+    plan.endpoints_after = [Endpoint(url="tcp://10.9.9.9:2376", security="mtls")]
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and "no SAN for 10.9.9.9" in (result.error or "")
+    assert daemon.calls == []
+
+
+def test_health_deadline_rolls_back(host: Host, daemon: StandInDaemon) -> None:
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
+    plan.endpoints_after = [Endpoint(url="unix:///var/run/never.sock", security="socket")]
+    result = ap.apply_plan(host, plan, manager=daemon, deadline_s=0.2)
+    assert not result.ok and result.failed_step == "wait for health"
+    assert "within 0.2 s" in (result.error or "")
+    assert result.recovery_ok
+    assert _snapshot(host) == before
+
+
+def test_failed_rollback_restart_is_reported_not_hidden(host: Host, daemon: StandInDaemon) -> None:
+    plan = _plan([_json_change(host, '{\n  "bogus": 1\n}\n')])
+    real_restart = daemon.restart
+    count = {"n": 0}
+
+    def restart() -> CommandResult:
+        count["n"] += 1
+        if count["n"] == 2:
+            daemon.fail_next_start = True
+        return real_restart()
+
+    daemon.restart = restart  # type: ignore[method-assign]
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and result.rolled_back and result.recovery_ok is False
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.step == "rollback-failed"
+    assert host.read_text(DAEMON_JSON) == '{\n  "debug": true\n}\n'
+
+
+@pytest.mark.parametrize("fault", ["fail-after:journal", "fail-after:first-file",
+                                   "fail-after:files", "fail-after:validate",
+                                   "fail-after:restart", "term-after:files"])
+def test_exception_or_signal_anywhere_rolls_back(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    before = _snapshot(host)
+    monkeypatch.setenv(ap.FAULT_ENV, fault)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
+                 daemon_reload=True)
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and result.rolled_back and result.recovery_ok
+    assert _snapshot(host) == before
+    assert daemon.is_active()
+    if fault.startswith("term"):
+        assert "SIGTERM" in (result.error or "")
+    # the handlers are gone again after the transaction
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_apply_refuses_while_a_crashed_apply_is_pending(host: Host, daemon: StandInDaemon) -> None:
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()])
+    # what a SIGKILL after the first file leaves: a journal at 'journaled', one file written
+    writer = jr.JournalWriter(host, jr.new_txid(), plan.model_dump_json())
+    for f in plan.files:
+        writer.add_file(f.path)
+    writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
+                                                          security="socket")]
+    writer.commit()
+    ap._write_change(host, plan.files[1])
+    assert ap.pending_recovery(host) is not None
+    with pytest.raises(DockwizError, match="interrupted"):
+        ap.apply_plan(host, plan, manager=daemon)
+    result = ap.recover(host, manager=daemon)
+    assert result.ok and result.recovery_ok
+    assert _snapshot(host) == before
+    assert daemon.calls == []  # never restarted, still answering: no restart needed
+    assert ap.pending_recovery(host) is None
+    assert ap.recover(host, manager=daemon).steps[0].status == "skipped"
+
+
+def test_recover_after_a_restart_restarts_on_the_old_config(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
+    writer = jr.JournalWriter(host, jr.new_txid(), plan.model_dump_json())
+    writer.add_file(DAEMON_JSON)
+    writer.journal.restarted = True
+    writer.journal.step = "restarted"
+    writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
+                                                          security="socket")]
+    writer.commit()
+    ap._write_change(host, plan.files[0])
+    result = ap.recover(host, manager=daemon)
+    assert result.ok
+    assert daemon.calls == ["restart"]
+    assert host.read_text(DAEMON_JSON) == '{\n  "debug": true\n}\n'
+
+
+def test_symlink_out_of_the_sandbox_is_refused(host: Host, daemon: StandInDaemon) -> None:
+    outside = Path(tempfile.mkdtemp(prefix="dwout", dir="/tmp"))
+    try:
+        host.path("/etc/evil").symlink_to(outside)
+        change = FileChange(path="/etc/evil/x.conf", before=None, after="x", role="t", reason="t")
+        result = ap.apply_plan(host, _plan([change]), manager=daemon)
+        assert not result.ok and "outside" in (result.error or "")
+        assert list(outside.iterdir()) == []
+    finally:
+        shutil.rmtree(outside)
+
+
+def test_health_deadline_knows_dockerds_own_sleeps() -> None:
+    def plan(url: str, security: str) -> Plan:
+        return Plan(intent=Intent(mode="unix"),
+                    endpoints_after=[Endpoint(url=url, security=security)])  # type: ignore[arg-type]
+
+    base = ap.health_deadline(plan("unix:///var/run/docker.sock", "socket"))
+    assert base == ap.BASE_DEADLINE_S
+    assert ap.health_deadline(plan("tcp://127.0.0.1:2376", "mtls")) == base
+    assert ap.health_deadline(plan("tcp://127.0.0.1:2375", "plain")) == base + 1
+    assert ap.health_deadline(plan("tcp://0.0.0.0:2375", "plain")) == base + 16
+
+
+def test_dockerd_reason_is_pulled_out_of_its_log() -> None:
+    log = ('time="2026-11-23T19:00:00Z" level=info msg="Starting up"\n'
+           'time="2026-11-23T19:00:01Z" level=warning msg="Binding to IP address"\n'
+           'failed to start daemon: listen tcp 10.77.0.2:2376: bind: address already in use\n')
+    assert ap._dockerd_reason(log) == (
+        "failed to start daemon: listen tcp 10.77.0.2:2376: bind: address already in use")
+    fatal = 'time="x" level=fatal msg="unable to configure the Docker daemon with file \\"f\\""'
+    assert ap._dockerd_reason(fatal) == 'unable to configure the Docker daemon with file "f"'
+
+
+# -- the property: whatever the files were, a failed apply puts them back exactly -------------
+_names = st.sampled_from(["/etc/docker/other.json", "/etc/docker/a.conf",
+                          "/etc/systemd/system/docker.service.d/x.conf", "/etc/new/dir/f"])
+_files = st.dictionaries(
+    _names,
+    st.tuples(st.one_of(st.none(), st.binary(max_size=200)),  # before (None: absent)
+              st.one_of(st.none(), st.text(max_size=100)),  # after (None: delete)
+              st.sampled_from([0o400, 0o444, 0o600, 0o640, 0o644]),
+              st.sampled_from([(0, 0), (1, 2), (65534, 65534)])),
+    min_size=1, max_size=4)
+
+
+FileSpec = dict[str, tuple[bytes | None, str | None, int, tuple[int, int]]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(files=_files)
+def test_property_failed_apply_restores_every_byte(files: FileSpec) -> None:
+    root = Path(tempfile.mkdtemp(prefix="dwpr", dir="/tmp"))
+    host = Host(root)
+    daemon = StandInDaemon(host)
+    try:
+        changes = []
+        for path, (before, after, mode, (uid, gid)) in files.items():
+            if before is not None:
+                local = host.path(path)
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_bytes(before)
+                os.chown(local, uid, gid)
+                os.chmod(local, mode)
+            changes.append(FileChange(path=path, before=None, after=after, mode=0o644,
+                                      role="t", reason="t"))
+        assert daemon.start().ok
+        before_snap = _snapshot(host)
+        daemon.fail_next_start = True  # the new daemon refuses to start
+        result = ap.apply_plan(host, _plan(changes), manager=daemon)
+        assert not result.ok and result.recovery_ok
+        assert _snapshot(host) == before_snap
+    finally:
+        daemon._stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_socket_helper_is_real(host: Host, daemon: StandInDaemon) -> None:
+    """The stand-in really answers on a socket, so the health wait is tested for real."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(host.path(SOCK)))
+        s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(100).startswith(b"HTTP/1.1 200")
+
+
+# -- the CLI ----------------------------------------------------------------------------------
+def _saved(host: Host, tmp_path: Path, plan: Plan) -> Path:
+    from dockwiz.plan import save_plan
+
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    return path
+
+
+def test_cli_refuses_without_a_terminal_or_yes(
+    host: Host, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dockwiz.cli import main
+
+    before = _snapshot(host)
+    plan_file = _saved(host, tmp_path, _plan([_json_change(host, '{\n  "debug": false\n}\n')]))
+    monkeypatch.setattr("sys.stdin", open(os.devnull))  # noqa: SIM115 - closed by pytest
+    status = main(["apply", str(plan_file), "--root", str(host.root), "--no-color"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "no terminal to ask on" in err and "--yes" in err
+    assert _snapshot(host) == before and not host.exists(jr.JOURNAL_PATH)
+
+
+def test_cli_dry_run_lists_the_steps_and_changes_nothing(
+    host: Host, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+
+    before = _snapshot(host)
+    plan_file = _saved(host, tmp_path, _plan([_json_change(host, '{\n  "debug": false\n}\n'),
+                                              _dropin_change()], daemon_reload=True))
+    status = main(["apply", str(plan_file), "--root", str(host.root), "--dry-run",
+                   "--no-color"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "+++ b/etc/docker/daemon.json" in out
+    for step in ("journal and back up 2 file(s)", "write /etc/docker/daemon.json (mode 0644",
+                 "daemon-reload: a unit changed", "restart: hosts changed",
+                 "wait until unix:///var/run/docker.sock (socket) answer /_ping",
+                 "on any failure: restore every file"):
+        assert step in out, out
+    assert _snapshot(host) == before and not host.exists(jr.JOURNAL_PATH)
+
+
+def test_cli_sandbox_without_a_manager_is_refused_before_anything_changes(
+    host: Host, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+
+    plan_file = _saved(host, tmp_path, _plan([_json_change(host, '{\n  "debug": false\n}\n')]))
+    status = main(["apply", str(plan_file), "--root", str(host.root), "--yes", "--no-color"])
+    assert status == 2
+    assert "no service manager" in capsys.readouterr().err
+    assert not host.exists(jr.JOURNAL_PATH)
+
+
+def test_cli_containers_notice() -> None:
+    from dockwiz.commands.apply import _containers_notice
+
+    plan = _plan([])
+    plan.running_containers = 3
+    notice = _containers_notice(plan)
+    assert notice is not None and "3 container(s)" in notice and "live-restore" in notice
+    plan.daemon_json_after = {"live-restore": True}
+    assert _containers_notice(plan) is None
+    plan.daemon_json_after = None
+    plan.actions = [ServiceAction(kind="reload", reason="r")]
+    assert _containers_notice(plan) is None
+
+
+def test_pending_warning_names_the_way_out(host: Host) -> None:
+    from dockwiz.commands.apply import pending_warning
+
+    assert pending_warning(host) is None
+    writer = jr.JournalWriter(host, jr.new_txid(), "{}")
+    writer.commit()
+    warning = pending_warning(host)
+    assert warning is not None and "dockwiz recover" in warning
+
+
+def test_old_backups_are_pruned_but_the_current_kept(host: Host) -> None:
+    txids = []
+    for n in range(7):
+        writer = jr.JournalWriter(host, f"2026010{n}T000000Z-aaaaaa", "{}")
+        writer.journal.step = "done"
+        writer.commit()
+        txids.append(writer.journal.txid)
+    removed = jr.prune_backups(host, keep=5)
+    assert sorted(removed) == txids[:2]
+    left = sorted(p.name for p in host.path(jr.BACKUP_ROOT).iterdir())
+    assert left == txids[2:]
+
+
+def test_a_tampered_backup_is_reported_not_restored(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
+    monkeypatch.setenv(ap.FAULT_ENV, "fail-after:files")
+    real = jr.JournalWriter.commit
+
+    def commit_then_tamper(self: jr.JournalWriter) -> None:
+        real(self)
+        backup = self.journal.files[0].backup
+        assert backup is not None
+        self.host.path(backup).write_text("tampered")
+
+    monkeypatch.setattr(jr.JournalWriter, "commit", commit_then_tamper)
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and result.recovery_ok is False
+    hand = next(s for s in result.steps if s.name == "restore files by hand")
+    assert "does not match its recorded checksum" in hand.detail
+    assert "/var/lib/dockwiz/backups/" in hand.detail
