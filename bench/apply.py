@@ -28,6 +28,7 @@ if sys.path and sys.path[0] and __file__.startswith(sys.path[0].rstrip("/") + "/
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import threading
@@ -53,6 +54,7 @@ class Poller:
         self.probe = probe
         self.netns = netns
         self.events: list[tuple[float, bool]] = []
+        self.last_error: str | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -68,8 +70,6 @@ class Poller:
             if ok != state:
                 self.events.append((now, ok))
                 state = ok
-            if ok:
-                self.last_ok = now
             time.sleep(INTERVAL)
 
     def _run(self) -> None:
@@ -153,21 +153,21 @@ def downtime(down: Poller, up: Poller, action: Callable[[], object]) -> float:
     return t_up - t_down
 
 
-def one_round(lab: Lab, bundle_holder: dict[str, Path]) -> dict[str, float]:
+def one_round(lab: Lab) -> dict[str, float]:
     host = lab.host()
     services = host.services
     assert services is not None
     figures: dict[str, float] = {}
     plan = plan_mtls(lab)
     bundle_dir = host.path(plan.client_bundle or "/etc/dockwiz/clients/dockwiz-client")
-    with Poller(unix_probe(lab)) as unix, Poller(mtls_probe(lab, bundle_dir), lab.info.netns) as tls:
+    tls_poller = Poller(mtls_probe(lab, bundle_dir), lab.info.netns)
+    with Poller(unix_probe(lab)) as unix, tls_poller as tls:
         result: dict[str, ap.ApplyResult] = {}
         figures["apply_downtime_s"] = downtime(
             unix, tls, lambda: result.setdefault("r", ap.apply_plan(host, plan)))
         assert result["r"].ok, result["r"].model_dump_json(indent=2)
         figures["apply_reported_downtime_s"] = result["r"].downtime_s or 0.0
         figures["bare_restart_mtls_s"] = downtime(unix, tls, services.restart)
-    bundle_holder["bundle"] = bundle_dir
     rb = ap.rollback_last(host)
     assert rb.ok, rb.model_dump_json(indent=2)
     failed = ap.apply_plan(host, broken(plan_mtls(lab)))
@@ -188,14 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     lab = lab_up(directory, "fd-socket")
     rounds: list[dict[str, float]] = []
     try:
-        holder: dict[str, Path] = {}
         for n in range(args.rounds):
-            figures = one_round(lab, holder)
+            figures = one_round(lab)
             rounds.append(figures)
             print(f"round {n + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in figures.items()),
                   flush=True)
     finally:
         lab_down(directory)
+        shutil.rmtree(directory.parent, ignore_errors=True)
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     apply_extra = med["apply_downtime_s"] - med["bare_restart_mtls_s"]
     rollback_ratio = med["rollback_s"] / med["bare_restart_unix_s"]

@@ -8,9 +8,9 @@ shell script. dockwiz runs as a whole process, the command a user would type::
 
 (SAN detection included). dockwiz runs with Python's bytecode cache allowed
 (PYTHONDONTWRITEBYTECODE removed from its environment), as in any pip install, which
-compiles .pyc files; an untimed warm-up run fills the cache. The three runs of a pair happen back to back in a shuffled order,
-each in a fresh directory, so load changes on a shared machine hit all of them alike; the
-figures are medians over the pairs.
+compiles .pyc files; an untimed warm-up run fills the cache. The three runs of a pair happen
+back to back in a shuffled order, each in a fresh directory, so load changes on a shared
+machine hit all of them alike; the figures are medians over the pairs.
 
 Targets: default key type at least 20x faster than the recipe; RSA-4096 at most 0.4x its time.
 

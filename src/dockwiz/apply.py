@@ -209,9 +209,13 @@ def apply_plan(
     return tx.run()
 
 
-def recover(host: Host, *, on_step: OnStep | None = None,
+def recover(host: Host, on_step: OnStep | None = None, *,
             manager: ServiceManager | None = None) -> ApplyResult:
-    """Undo an interrupted apply from its journal (or confirm it had in fact finished)."""
+    """Finish or undo an interrupted apply from its journal.
+
+    Killed after the new daemon was confirmed healthy (only 'done' was left to write), the
+    apply is finished if the new endpoints still answer; anything earlier is undone.
+    """
     journal = pending_recovery(host)
     if journal is None:
         return ApplyResult(ok=True, steps=[ApplyStep(
@@ -220,6 +224,12 @@ def recover(host: Host, *, on_step: OnStep | None = None,
     services = manager or choose_manager(host)
     steps.emit("found interrupted apply", "ok",
                f"transaction {journal.txid} stopped at step '{journal.step}'")
+    if journal.step == "healthy" and _still_healthy(host, journal, steps):
+        journal.step = "done"
+        jr.save_journal(host, journal)
+        steps.emit("done", "ok", f"transaction {journal.txid} finished; backups kept for "
+                   "'dockwiz rollback'")
+        return ApplyResult(ok=True, txid=journal.txid, steps=steps.steps)
     recovered = _rollback(host, journal, services, steps)
     return ApplyResult(
         ok=recovered, txid=journal.txid, steps=steps.steps, rolled_back=True,
@@ -229,7 +239,21 @@ def recover(host: Host, *, on_step: OnStep | None = None,
     )
 
 
-def rollback_last(host: Host, *, on_step: OnStep | None = None,
+def _still_healthy(host: Host, journal: jr.Journal, steps: _Steps) -> bool:
+    from dockwiz.plan import Plan
+
+    try:
+        plan = Plan.model_validate_json(host.read_bytes(journal.plan_path))
+    except (OSError, ValueError):
+        return False
+    files = client_files(host, plan, None)
+    with steps.run("confirm new daemon") as d:
+        ok, lines = wait_endpoints(host, plan.endpoints_after, files, time.monotonic() + 5.0)
+        d.extend(lines)
+    return ok
+
+
+def rollback_last(host: Host, on_step: OnStep | None = None, *,
                   manager: ServiceManager | None = None) -> ApplyResult:
     """Undo the last *successful* apply from its backups."""
     journal = jr.load_journal(host)
@@ -317,6 +341,7 @@ class _Transaction:
         with self.steps.run("wait for health") as d:
             d.extend(self._wait_new_endpoints())
             self._advance("healthy")
+        _fault("healthy")
         assert self.journal is not None
         self._advance("done")
         self.steps.emit("done", "ok", f"transaction {self.journal.txid}; backups kept for "
@@ -516,17 +541,50 @@ def cert_trees(plan: Plan) -> list[str]:
 
 # -- validation -------------------------------------------------------------------------------
 def validate(host: Host, plan: Plan) -> list[str]:
-    """Our own checks on the written files, then dockerd's where it can; raise on a problem."""
+    """Our own checks on the written files, then dockerd's where it can; raise on a problem.
+
+    Everything caught here costs no downtime: the running daemon has not been touched yet.
+    """
     notes: list[str] = []
-    for change in plan.files:
-        if change.after is None or not change.path.endswith("daemon.json"):
-            continue
-        config = _parse_daemon_json(change.path, change.after)
-        notes.extend(_check_tls_files(host, config, plan))
-        notes.append(_dockerd_validate(host, change.path))
-    if not notes:
-        notes.append("no daemon.json change to validate")
+    json_change = next((c for c in plan.files if c.path.endswith("daemon.json")), None)
+    unit_changed = any(c.path.startswith("/etc/systemd/") for c in plan.files)
+    if json_change is None and not unit_changed:
+        return ["no daemon.json or unit change to validate"]
+    config_path = json_change.path if json_change is not None else "/etc/docker/daemon.json"
+    config: dict[str, Any] = {}
+    if json_change is not None and json_change.after is not None:
+        config = _parse_daemon_json(json_change.path, json_change.after)
+        notes.append("daemon.json is strict JSON")
+    elif json_change is None and host.exists(config_path):
+        with contextlib.suppress(StepFailed, OSError):
+            config = _parse_daemon_json(config_path, host.read_text(config_path))
+    notes.extend(_check_tls_files(host, config, plan))
+    argv = _unit_argv(host, config)
+    notes.append(_dockerd_validate(host, config_path if config else None, argv))
     return notes
+
+
+def _unit_argv(host: Host, config: dict[str, Any]) -> list[str]:
+    """The unit's effective command line, refusing a directive given both there and in
+    daemon.json: dockerd would not start (DOMAIN §3, "the hosts conflict")."""
+    from dockwiz import systemd
+    from dockwiz.plan import split_flags
+
+    result = systemd.effective_exec_start(host)
+    if result.argv is None:
+        if result.candidates:  # a unit exists but systemd could not run it
+            raise StepFailed("validate", "docker.service: " + "; ".join(result.problems))
+        return []
+    flags, _loose = split_flags(result.argv[1:])
+    both = [f for f in flags if f.key in config]
+    if both:
+        shown = "; ".join(f"{f.key} (from flag: {' '.join(f.tokens)}, from file: "
+                          f"{json.dumps(config[f.key])})" for f in both)
+        raise StepFailed(
+            "validate", "the following directives are specified both as a flag and in the "
+            f"configuration file: {shown}; dockerd would refuse to start. ExecStart comes from "
+            f"{result.source}: a drop-in must reset it without these flags (DOMAIN §3)")
+    return result.argv[1:]
 
 
 def _parse_daemon_json(path: str, text: str) -> dict[str, Any]:
@@ -600,15 +658,16 @@ def _tls_hosts(plan: Plan) -> list[str]:
     return hosts
 
 
-def _dockerd_validate(host: Host, config_path: str) -> str:
-    """``dockerd --validate`` (Docker >= 23); 20.10 does not have it: detect, don't fail."""
+def _dockerd_validate(host: Host, config_path: str | None, flags: list[str]) -> str:
+    """``dockerd --validate`` with the unit's flags (Docker >= 23); 20.10 lacks it: detect it,
+    don't fail."""
     dockerd = host.which("dockerd")
     if dockerd is None:
         return "dockerd --validate skipped: dockerd not found"
-    result = host.run([dockerd, "--validate", "--config-file", str(host.path(config_path))],
-                      timeout=30.0)
+    config = ["--config-file", str(host.path(config_path))] if config_path else []
+    result = host.run([dockerd, "--validate", *config, *flags], timeout=30.0)
     text = (result.stderr + result.stdout).strip()
-    if not result.ok and "unknown flag" in text:
+    if not result.ok and "unknown flag: --validate" in text:
         return "dockerd --validate skipped: this dockerd is older than 23.0 and lacks it"
     if not result.ok:
         raise StepFailed("validate", f"dockerd --validate rejects the configuration: "
@@ -873,7 +932,7 @@ def _rollback(host: Host, journal: jr.Journal, services: ServiceManager, steps: 
             steps.emit("restore files by hand", "failed",
                        f"{_describe(exc)}; the originals are in {journal.backup_dir}/files "
                        f"(listed in {jr.JOURNAL_PATH})")
-        step_name = "rolled-back"
+        step_name: jr.Step = "rolled-back"
         try:
             ok = _restart_old(host, journal, services, steps, force_restart) and files_ok
         except Exception as exc:
@@ -887,7 +946,7 @@ def _rollback(host: Host, journal: jr.Journal, services: ServiceManager, steps: 
                        f"ignored {len(seen)} signal(s) so the rollback could finish")
         from datetime import UTC, datetime
 
-        journal.step = step_name  # type: ignore[assignment]
+        journal.step = step_name
         journal.rolled_back_at = datetime.now(UTC)
         jr.save_journal(host, journal)
     return ok

@@ -14,13 +14,13 @@ import contextlib
 import os
 import secrets
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
 
-
-class FileMeta(BaseModel):
-    """Mode and ownership of a file, as recorded in journals and plans."""
+@dataclass(frozen=True)
+class FileMeta:
+    """Mode and ownership of a file (a dataclass: fsutil sits on the lean ``certs`` path)."""
 
     mode: int
     uid: int

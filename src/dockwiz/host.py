@@ -16,18 +16,22 @@ import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
-
-from pydantic import BaseModel
 
 
 class HostPathError(ValueError):
     """A host path that is relative or escapes the host root."""
 
 
-class CommandResult(BaseModel):
-    """What a command did; never raises for a non-zero exit, the caller decides."""
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command did; never raises for a non-zero exit, the caller decides.
+
+    A plain dataclass, not a pydantic model: every command goes through here, and the quick
+    ones (``dockwiz certs``) must not pay pydantic's import time.
+    """
 
     argv: list[str]
     returncode: int

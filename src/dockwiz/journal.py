@@ -47,7 +47,9 @@ Step = Literal[
     "rolled-back",
     "rollback-failed",
 ]
-FINISHED_STEPS: frozenset[str] = frozenset({"done", "rolled-back", "rollback-failed"})
+# 'rollback-failed' is deliberately not finished: the host is in an unknown state, so every
+# start keeps pointing at 'dockwiz recover' (which can be run again) until it succeeds.
+FINISHED_STEPS: frozenset[str] = frozenset({"done", "rolled-back"})
 
 
 class FileRecord(BaseModel):

@@ -423,6 +423,8 @@ def issue_server(
             "add the names clients dial with --san (e.g. --san myhost.example --san 10.0.0.5)",
         )
     _check_key_type(key_type)
+    _check_days(days)
+    _check_ca_usable(ca)
     key = key or generate_key(key_type)
     cn = common_name or (dns[0] if dns else ips[0])
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
@@ -448,6 +450,8 @@ def issue_client(
 ) -> Issued:
     """A client certificate (clientAuth only: it cannot pose as a daemon)."""
     _check_key_type(key_type)
+    _check_days(days)
+    _check_ca_usable(ca)
     _name(common_name)
     key = key or generate_key(key_type)
     builder = (

@@ -13,6 +13,7 @@ transaction can report *why* in dockerd's words instead of "exit status 1".
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def _with_log_tail(result: CommandResult, tail: CommandResult) -> CommandResult:
     if result.ok or not tail.stdout.strip():
         return result
     stderr = f"{result.stderr.rstrip()}\n--- dockerd log (last lines) ---\n{tail.stdout.rstrip()}"
-    return result.model_copy(update={"stderr": stderr.lstrip()})
+    return dataclasses.replace(result, stderr=stderr.lstrip())
 
 
 class SystemdManager:
@@ -56,9 +57,17 @@ class SystemdManager:
             timeout=15.0,
         )
 
-    def _reset_failed(self) -> CommandResult:
-        """Clear the start rate limit ("start request repeated too quickly", moby#38495)."""
-        return self._systemctl("reset-failed", self.unit, timeout=15.0)
+    def _reset_failed(self, socket_unit: str | None = None) -> None:
+        """Clear the start rate limit ("start request repeated too quickly", moby#38495).
+
+        With socket activation every client that connects while the daemon is failing starts
+        it again, so the limit is hit within a second and docker.socket fails with
+        'service-start-limit-hit' too: both units are cleared, one at a time (a unit that
+        does not exist makes reset-failed fail without touching the others).
+        """
+        if socket_unit:
+            self._systemctl("reset-failed", socket_unit, timeout=15.0)
+        self._systemctl("reset-failed", self.unit, timeout=15.0)
 
     def daemon_reload(self) -> CommandResult:
         return self._systemctl("daemon-reload")
@@ -77,14 +86,14 @@ class SystemdManager:
         return socket_unit if shown.ok and shown.stdout.strip() == "loaded" else None
 
     def restart(self) -> CommandResult:
-        self._reset_failed()
         socket_unit = self._socket_unit()
+        self._reset_failed(socket_unit)
         units = [socket_unit, self.unit] if socket_unit else [self.unit]
         result = self._systemctl("restart", *units)
         return _with_log_tail(result, self._log_tail()) if not result.ok else result
 
     def start(self) -> CommandResult:
-        self._reset_failed()
+        self._reset_failed(self._socket_unit())
         result = self._systemctl("start", self.unit)
         return _with_log_tail(result, self._log_tail()) if not result.ok else result
 

@@ -30,7 +30,7 @@ from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
 from dockwiz.lab import Lab, lab_down, lab_up
 from dockwiz.plan import Plan, build_plan, observe_material, save_plan
-from dockwiz.policy import Intent
+from dockwiz.policy import Hardening, Intent
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def snapshot(host: Host) -> Snapshot:
 def make_plan(host: Host, lab: Lab, mode: str, *, listen: str | None = None,
               port: int = 2376) -> Plan:
     addr = listen or lab.info.address
-    intent = Intent(mode=mode, listen_host=addr if mode in ("tls", "mtls") else None,  # type: ignore[arg-type]
+    intent = Intent(mode=mode, listen_host=addr if mode in ("tls", "mtls") else None,
                     listen_port=port, sans_ip=[addr] if mode in ("tls", "mtls") else [])
     state = observe_material(host, inspect_host(host), intent)
     return build_plan(state, intent)
@@ -175,6 +175,7 @@ def test_tls_on_loopback_then_back_to_unix(lab_factory: Any) -> None:
     ("tls-no-verify", "mtls", True),  # TLS without client auth -> mTLS
     ("mtls", "unix", True),  # an mTLS host closed down to the socket
     ("hosts-conflict", "mtls", True),  # a daemon that could not start -> running, secured
+    ("tlsverify-no-ca", "mtls", False),  # seed 003: tlsverify falling back to ~/.docker
 ])
 def test_each_scenario_to_a_secured_daemon(
     lab_factory: Any, scenario: str, mode: str, undo: bool
@@ -198,6 +199,30 @@ def test_each_scenario_to_a_secured_daemon(
         old_endpoints_answer(host, plan)
     else:  # it could not start before the apply; it is left stopped, as found
         assert not lab.refresh().is_running()
+
+
+def test_commented_json_repaired_or_restored_byte_for_byte(lab_factory: Any) -> None:
+    """Seed 001: a daemon.json with // comments (the daemon cannot start on it).
+
+    The plan repairs it; the repaired file keeps the seed's userns-remap, which needs a
+    'dockremap' account the daemon creates on its first start: where the daemon can do that
+    the apply succeeds and is undone by rollback; where it cannot (this lab's shared
+    /etc/group), dockerd refuses and the transaction restores the commented file byte for
+    byte and leaves the daemon stopped, as it found it. Either way the end state is exact.
+    """
+    lab = lab_factory("commented-json")
+    host = lab.host()
+    assert lab.info.state == "failed"
+    before = snapshot(host)
+    result = ap.apply_plan(host, make_plan(host, lab, "unix"))
+    if result.ok:
+        assert ap.rollback_last(host).ok
+    else:
+        assert result.rolled_back and result.recovery_ok, result.model_dump_json(indent=2)
+        assert result.failed_step == "restart dockerd"
+        assert result.daemon_log
+    assert snapshot(host) == before
+    assert not lab.refresh().is_running()
 
 
 # -- faults (shared fd-socket lab; ``clean`` asserts it is left byte-identical) ---------------
@@ -263,7 +288,7 @@ def test_fault_option_the_daemon_rejects(clean: tuple[Lab, Host, Snapshot]) -> N
     assert "unknown flag: --no-such-flag" in (result.daemon_log or ""), result.daemon_log
 
 
-@pytest.mark.parametrize("point", ["journal", "first-file", "restart"])
+@pytest.mark.parametrize("point", ["journal", "first-file", "restart", "healthy"])
 def test_fault_wizard_killed_then_recover(
     clean: tuple[Lab, Host, Snapshot], tmp_path: Path, point: str
 ) -> None:
@@ -282,6 +307,14 @@ def test_fault_wizard_killed_then_recover(
     rec = dockwiz("recover", "--lab", str(lab.dir), "--yes")
     assert rec.returncode == 0, rec.stdout + rec.stderr
     assert "recover succeeded" in rec.stdout
+    if point == "healthy":
+        # only 'done' was missing and the new daemon answers: recover finished the apply
+        assert "confirm new daemon" in rec.stdout
+        ok, lines = ap.wait_endpoints(host, plan.endpoints_after, ap.client_files(
+            host, plan, None), time.monotonic() + 5)
+        assert ok, lines
+        back = dockwiz("rollback", "--lab", str(lab.dir), "--yes")
+        assert back.returncode == 0, back.stdout + back.stderr
     old_endpoints_answer(host, plan)
 
 
@@ -361,3 +394,26 @@ def test_cli_apply_mode_then_rollback(clean: tuple[Lab, Host, Snapshot]) -> None
     assert "rollback succeeded" in back.stdout
     plan = make_plan(host, lab, "unix")
     old_endpoints_answer(host, plan)
+
+
+def test_reloadable_change_is_applied_by_sighup_without_a_restart(
+    clean: tuple[Lab, Host, Snapshot],
+) -> None:
+    """live-restore is re-read on SIGHUP (DOMAIN §9): same daemon process, no downtime."""
+    lab, host, _ = clean
+    pid = daemon_pid(lab)
+    intent = Intent(mode="unix", hardening=Hardening(live_restore=True))
+    plan = build_plan(observe_material(host, inspect_host(host), intent), intent)
+    assert [a.kind for a in plan.actions] == ["reload"]
+    result = ap.apply_plan(host, plan)
+    assert result.ok, result.model_dump_json(indent=2)
+    assert daemon_pid(lab) == pid
+    deadline = time.monotonic() + 10  # SIGHUP is handled asynchronously by dockerd
+    while True:
+        info = host.run(["docker", "-H", f"unix://{lab.short_socket_path()}", "info",
+                         "--format", "{{.LiveRestoreEnabled}}"], timeout=30)
+        if info.stdout.strip() == "true" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert info.stdout.strip() == "true", info.stdout + info.stderr
+    assert ap.rollback_last(host).ok

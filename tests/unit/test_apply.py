@@ -318,6 +318,10 @@ def test_failed_rollback_restart_is_reported_not_hidden(host: Host, daemon: Stan
     journal = jr.load_journal(host)
     assert journal is not None and journal.step == "rollback-failed"
     assert host.read_text(DAEMON_JSON) == '{\n  "debug": true\n}\n'
+    # still pending: every start points at recover, which can simply be run again
+    assert ap.pending_recovery(host) is not None
+    again = ap.recover(host, manager=daemon)
+    assert again.ok and ap.pending_recovery(host) is None
 
 
 @pytest.mark.parametrize("fault", ["fail-after:journal", "fail-after:first-file",
@@ -327,6 +331,7 @@ def test_exception_or_signal_anywhere_rolls_back(
     host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     before = _snapshot(host)
+    handler = signal.getsignal(signal.SIGTERM)
     monkeypatch.setenv(ap.FAULT_ENV, fault)
     plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
                  daemon_reload=True)
@@ -337,7 +342,7 @@ def test_exception_or_signal_anywhere_rolls_back(
     if fault.startswith("term"):
         assert "SIGTERM" in (result.error or "")
     # the handlers are gone again after the transaction
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    assert signal.getsignal(signal.SIGTERM) is handler
 
 
 def test_apply_refuses_while_a_crashed_apply_is_pending(host: Host, daemon: StandInDaemon) -> None:
@@ -395,7 +400,7 @@ def test_symlink_out_of_the_sandbox_is_refused(host: Host, daemon: StandInDaemon
 def test_health_deadline_knows_dockerds_own_sleeps() -> None:
     def plan(url: str, security: str) -> Plan:
         return Plan(intent=Intent(mode="unix"),
-                    endpoints_after=[Endpoint(url=url, security=security)])  # type: ignore[arg-type]
+                    endpoints_after=[Endpoint(url=url, security=security)])
 
     base = ap.health_deadline(plan("unix:///var/run/docker.sock", "socket"))
     assert base == ap.BASE_DEADLINE_S
@@ -579,3 +584,19 @@ def test_a_tampered_backup_is_reported_not_restored(
     hand = next(s for s in result.steps if s.name == "restore files by hand")
     assert "does not match its recorded checksum" in hand.detail
     assert "/var/lib/dockwiz/backups/" in hand.detail
+
+
+def test_recover_finishes_an_apply_killed_after_health(host: Host, daemon: StandInDaemon) -> None:
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
+    writer = jr.JournalWriter(host, jr.new_txid(), plan.model_dump_json())
+    writer.add_file(DAEMON_JSON)
+    writer.journal.step = "healthy"
+    writer.journal.restarted = True
+    writer.commit()
+    ap._write_change(host, plan.files[0])
+    result = ap.recover(host, manager=daemon)
+    assert result.ok and not result.rolled_back
+    assert [s.name for s in result.steps][-1] == "done"
+    assert host.read_text(DAEMON_JSON) == '{\n  "debug": false\n}\n'  # kept: it worked
+    assert daemon.calls == []
+    assert ap.rollback_last(host, manager=daemon).ok  # and it can still be undone

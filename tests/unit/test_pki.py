@@ -865,3 +865,42 @@ def test_generate_keys_in_parallel_children() -> None:
     assert keys[0].private_numbers() != keys[2].private_numbers()  # type: ignore[union-attr]
     with pytest.raises(DockwizError, match="unknown key type"):
         pki.generate_keys(["rsa-2048", "rsa-1024"])
+
+
+def test_cli_dry_run_shows_sans_and_writes_nothing(tmp_path: Path) -> None:
+    import json
+
+    root = tmp_path / "root"
+    r = dockwiz(
+        "certs",
+        "init",
+        "--root",
+        str(root),
+        "--san",
+        "10.1.1.1",
+        "--client",
+        "a",
+        "--dry-run",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["ca"] == "create" and plan["clients"] == ["a"]
+    assert plan["server"]["ip_addresses"][0] == "10.1.1.1"
+    assert "127.0.0.1" in plan["server"]["ip_addresses"]
+    assert "localhost" in plan["server"]["dns_names"]
+    assert not root.exists()
+
+
+def test_cli_show_flags_a_seed_003_style_cert(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    tls = root / "etc/docker/tls"
+    tls.mkdir(parents=True)
+    _sh(
+        tls,
+        SEED_003.replace("server.key", "server-key.pem").replace("server.crt", "server-cert.pem"),
+    )
+    r = dockwiz("certs", "show", "--root", str(root), "--listen", "dockhost")
+    assert r.returncode == 1
+    assert "legacy Common Name" in r.stdout and "self-signed" in r.stdout
+    assert "no keyUsage" in r.stdout and "must be exactly 0400" in r.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -34,7 +35,7 @@ class RecordingHost(Host):
         key = " ".join(argv)
         for prefix, answer in self.answers.items():
             if key.startswith(prefix):
-                return answer.model_copy(update={"argv": list(argv)})
+                return dataclasses.replace(answer, argv=list(argv))
         return CommandResult(argv=list(argv), returncode=0, stdout="", stderr="", duration_s=0.0)
 
 
@@ -51,8 +52,8 @@ def test_systemd_restart_resets_the_start_rate_limit_first(tmp_path: Path) -> No
     result = SystemdManager(host).restart()
     assert result.ok
     assert host.calls == [
-        ["systemctl", "reset-failed", "docker"],
         ["systemctl", "show", "-p", "LoadState", "--value", "docker.socket"],
+        ["systemctl", "reset-failed", "docker"],
         ["systemctl", "restart", "docker"],
     ]
 
@@ -61,7 +62,11 @@ def test_systemd_restart_rebinds_docker_socket_when_there_is_one(tmp_path: Path)
     """Without it, a rollback to -H fd:// leaves docker.socket with an unlinked path."""
     host = RecordingHost(tmp_path, {"systemctl show": _loaded("loaded")})
     assert SystemdManager(host).restart().ok
-    assert host.calls[-1] == ["systemctl", "restart", "docker.socket", "docker"]
+    assert host.calls[1:] == [
+        ["systemctl", "reset-failed", "docker.socket"],  # socket activation hits it too
+        ["systemctl", "reset-failed", "docker"],
+        ["systemctl", "restart", "docker.socket", "docker"],
+    ]
 
 
 def test_systemd_failed_restart_carries_dockerd_log(tmp_path: Path) -> None:
@@ -89,6 +94,7 @@ def test_systemd_daemon_reload_start_stop_is_active(tmp_path: Path) -> None:
     assert mgr.is_active() is False
     assert host.calls == [
         ["systemctl", "daemon-reload"],
+        ["systemctl", "show", "-p", "LoadState", "--value", "docker.socket"],
         ["systemctl", "reset-failed", "docker"],
         ["systemctl", "start", "docker"],
         ["systemctl", "stop", "docker"],

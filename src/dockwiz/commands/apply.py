@@ -127,7 +127,8 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
 def _printer(args: argparse.Namespace) -> Console:
     from rich.console import Console
 
-    return Console(no_color=not use_color(args), highlight=False,
+    # soft_wrap: a step's detail stays one line in logs and pipes instead of breaking at 80
+    return Console(no_color=not use_color(args), highlight=False, soft_wrap=True,
                    stderr=bool(getattr(args, "json", False)))
 
 
@@ -137,7 +138,7 @@ def _live(args: argparse.Namespace) -> Callable[[ApplyStep], None]:
 
     def show(step: ApplyStep) -> None:
         style = {"ok": "green", "failed": "bold red", "skipped": "dim",
-                 "rolled-back": "yellow"}.get(step.status, "")
+                 "rolled-back": "yellow"}.get(step.status, "cyan")
         mark = _STATUS_MARK.get(step.status, "?")
         detail = f" [dim]{_esc(step.detail)}[/dim]" if step.detail else ""
         seconds = f" ({step.seconds:.2f}s)" if step.seconds >= 0.01 else ""

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from dockwiz.host import Host
     from dockwiz.pki import ClientBundle, Issued
+    from dockwiz.state import CertInfo
 
 DAEMON_TLS_DIR = "/etc/docker/tls"  # kept equal to pki.DAEMON_TLS_DIR (checked by a test)
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
@@ -77,6 +78,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         help="re-issue the server (or a client) certificate with the same CA and names",
     )
     _common(renew, leaf=True, overwrite=False)
+    renew.set_defaults(key_type=None)  # default: the key type of the certificate renewed
     renew.add_argument("--client", metavar="NAME", help="renew this client bundle instead")
     renew.add_argument("--san", action="append", default=[], help="add a SAN (repeatable)")
     renew.add_argument("--endpoint", help="new endpoint for a client bundle")
@@ -89,7 +91,7 @@ def _common(p: argparse.ArgumentParser, *, leaf: bool, overwrite: bool = True) -
         "--key-type",
         choices=KEY_TYPES,
         default="ecdsa-p256",
-        help="key algorithm (default ecdsa-p256; all are accepted by Go's TLS)",
+        help="key algorithm (default ecdsa-p256, renew: as before; all are accepted by Go's TLS)",
     )
     if leaf:
         p.add_argument("--days", type=int, default=365, help="leaf validity (default 365)")
@@ -118,6 +120,7 @@ def _san_args(p: argparse.ArgumentParser) -> None:
         help="only the --san values, not the detected host names and addresses",
     )
     p.add_argument("--cn", default=None, help="server common name (default: first DNS SAN)")
+    p.add_argument("--dry-run", action="store_true", help="show the names and files, write nothing")
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -215,6 +218,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
     new_clients = [
         n for n in dict.fromkeys(args.client) if args.overwrite or not pki.client_exists(host, n)
     ]
+    if args.dry_run:
+        return _dry_run(args, new_ca, server_needed, dns, ips, new_clients)
     wanted = int(new_ca) + int(server_needed) + len(new_clients)
     keys = iter(pki.generate_keys([args.key_type] * wanted))
     if new_ca:
@@ -372,11 +377,47 @@ def _write_client(
     return report.finish()
 
 
+def _dry_run(
+    args: argparse.Namespace,
+    new_ca: bool,
+    server: bool,
+    dns: list[str],
+    ips: list[str],
+    clients: list[str],
+) -> int:
+    """What init/server would do, for the admin to confirm the SANs before anything is made."""
+    from dockwiz import pki
+
+    plan: dict[str, Any] = {
+        "ca": "create" if new_ca else "keep",
+        "server": {"dns_names": dns, "ip_addresses": ips} if server else None,
+        "clients": clients,
+        "key_type": args.key_type,
+        "files": ([f"{pki.CA_DIR}/ca.pem", f"{pki.CA_DIR}/ca-key.pem"] if new_ca else [])
+        + (list(pki.server_paths(args.dir)) if server else [])
+        + [f"{pki.CLIENTS_DIR}/{c}/" for c in clients],
+    }
+    if args.json:
+        print(json.dumps(plan, indent=2))
+        return 0
+    print(f"dry run ({args.key_type}); nothing written")
+    print(f"  CA: {plan['ca']} ({pki.CA_DIR})")
+    if server:
+        print(f"  server DNS names: {', '.join(dns) or '-'}")
+        print(f"  server IPs:       {', '.join(ips) or '-'}")
+    for name in clients:
+        print(f"  client bundle: {pki.CLIENTS_DIR}/{name}/")
+    print("  files: " + ", ".join(plan["files"]))
+    return 0
+
+
 def _cmd_server(args: argparse.Namespace) -> int:
     from dockwiz import pki
 
     host = host_from_args(args)
     dns, ips = _sans(host, args)
+    if args.dry_run:
+        return _dry_run(args, False, True, dns, ips, [])
     return _write_server(host, args, pki.load_ca(host, _passphrase(args)), dns, ips)
 
 
@@ -410,16 +451,23 @@ def _cmd_renew(args: argparse.Namespace) -> int:
                 f"issue it with 'dockwiz certs client {args.client}'",
             )
         endpoint = args.endpoint or _bundle_endpoint(host, args.client)
+        old = pki.cert_info(host, f"{pki.CLIENTS_DIR}/{args.client}/cert.pem")
+        args.key_type = args.key_type or _same_key_type(old.key_type)
         return _write_client(host, args, ca, args.client, endpoint)
     _, cert_path, _ = pki.server_paths(args.dir)
     old = pki.cert_info(host, cert_path)
     if old.error:
         raise DockwizError(old.error, "issue it with 'dockwiz certs server'")
+    args.key_type = args.key_type or _same_key_type(old.key_type)
     extra_dns, extra_ips = pki.split_sans(args.san)
     dns = list(dict.fromkeys([*old.dns_names, *extra_dns]))
     ips = list(dict.fromkeys([*old.ip_addresses, *extra_ips]))
     args.cn = None
     return _write_server(host, args, ca, dns, ips)
+
+
+def _same_key_type(key_type: str | None) -> str:
+    return key_type if key_type in KEY_TYPES else "ecdsa-p256"
 
 
 def _bundle_endpoint(host: Host, name: str) -> str | None:
@@ -449,6 +497,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
             problems = pki.check_client_cert(info, ca_info)
         else:
             problems = pki.check_ca_cert(info) if info.exists else []
+        problems += _lint(host, info)
         rows.append({"cert": info.model_dump(mode="json"), "problems": problems})
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -457,6 +506,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
             _print_row(row)
     bad = any(r["problems"] for r in rows if r["cert"]["exists"])
     return 1 if bad else 0
+
+
+def _lint(host: Host, info: CertInfo) -> list[str]:
+    """Extension-level gaps (keyUsage, basicConstraints, key ids...) not in CertInfo."""
+    from dockwiz import pki
+    from dockwiz.errors import DockwizError
+
+    if info.error or not info.exists or info.role == "unknown":
+        return []
+    try:
+        cert = pki.load_certificate(host.path(info.path).read_bytes(), info.path)
+    except (OSError, DockwizError):
+        return []
+    covered = ("no extendedKeyUsage", "extendedKeyUsage", "no subjectAltName", "basicConstraints")
+    return [p for p in pki.lint_certificate(cert, info.role) if not p.startswith(covered)]
 
 
 def _print_row(row: dict[str, Any]) -> None:

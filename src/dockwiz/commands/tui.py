@@ -11,8 +11,12 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockwiz.errors import DockwizError
+
+if TYPE_CHECKING:
+    from dockwiz.host import Host
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,16 +57,14 @@ def _run(args: argparse.Namespace) -> int:
     return status
 
 
-def _wizard(host: object, lab_note: str | None) -> int:
+def _wizard(host: Host, lab_note: str | None) -> int:
     from dockwiz.app import make_app
-    from dockwiz.host import Host
 
-    assert isinstance(host, Host)
     app = make_app(host, lab_note=lab_note)
-    status = app.run()
-    if app.return_code not in (None, 0):
-        return app.return_code
-    return 0 if status is None else status
+    result = app.run()
+    if isinstance(result, int):
+        return result
+    return app.return_code or 0
 
 
 def _remove_tree(directory: Path) -> None:

@@ -128,7 +128,11 @@ class ApplyScreen(WizardScreen):
 
     def add_step(self, step: ApplyStep) -> None:
         self.steps.append(step)
-        self.query_one("#steps", Rows).show(step_rows(self.steps))
+        self.call_later(self.show_steps)
+
+    async def show_steps(self) -> None:
+        """Newest step in view: scroll only once the rows are mounted and laid out."""
+        await self.query_one("#steps", Rows).show(step_rows(self.steps))
         self.query_one("#apply-log", VerticalScroll).scroll_end(animate=False)
 
     def finished(self, result: ApplyResult) -> None:
@@ -136,14 +140,13 @@ class ApplyScreen(WizardScreen):
         self.query_one("#busy").display = False
         if len(result.steps) >= len(self.steps):
             self.steps = list(result.steps)
-        self.query_one("#steps", Rows).show(step_rows(self.steps))
+        self.call_later(self.show_steps)
         self.query_one("#apply-status", Static).update(
             "Done." if result.ok else "The change was not applied."
         )
         box = self.query_one("#result", Static)
         box.display = True
         box.update(result_text(result))
-        self.query_one("#apply-log", VerticalScroll).scroll_end(animate=False)
         next_button = self.query_one("#next")
         back_button = self.query_one("#back")
         if result.ok:
@@ -152,6 +155,7 @@ class ApplyScreen(WizardScreen):
         else:
             self.can_go_back = bool(result.recovery_ok)
             back_button.display = self.can_go_back
+            self.refresh_bindings()
             next_button.disabled = True
             if self.can_go_back:
                 back_button.focus()

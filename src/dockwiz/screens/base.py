@@ -72,6 +72,10 @@ class WizardScreen(Screen[None]):
             event.stop()
             self.action_next()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No Back in the footer (and no Esc) where there is no way back."""
+        return action != "back" or self.can_go_back
+
     def action_back(self) -> None:
         """Going back keeps every choice: they live in WizardState, not in this screen."""
         if not self.can_go_back:

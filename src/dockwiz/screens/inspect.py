@@ -80,6 +80,9 @@ class InspectScreen(WizardScreen):
     def offer_recovery(self, journal: Journal) -> None:
         from dockwiz.screens.dialogs import ConfirmDialog
 
+        self.query_one("#busy").display = False
+        self.query_one("#status", Static).update("An unfinished apply was found.")
+
         body = (
             f"A previous apply ({journal.txid}, started {journal.started:%Y-%m-%d %H:%M} UTC) "
             f"stopped at step '{journal.step}'; {len(journal.files)} file(s) may be "

@@ -80,7 +80,7 @@ class PreviewScreen(WizardScreen):
 
     STEP = "Preview"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "next", "Apply"),
+        Binding("a", "apply", "Apply"),
         Binding("pagedown", "scroll_body(1)", "Scroll", show=False),
         Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
     ]
@@ -98,7 +98,7 @@ class PreviewScreen(WizardScreen):
         yield self.nav_buttons("Apply…", next_disabled=True)
 
     def on_mount(self) -> None:
-        for widget_id in ("#read-only", "#warnings", "#notes", "#diff-title"):
+        for widget_id in ("#read-only", "#warnings", "#notes", "#diff-title", "#diff"):
             self.query_one(widget_id).display = False
         if self.wizard.plan is not None:
             self.show_plan(self.wizard.plan)
@@ -142,6 +142,7 @@ class PreviewScreen(WizardScreen):
         note_box.update(render.lines(f"- {n}" for n in notes))
         self.query_one("#summary", Rows).show(plan_rows(plan))
         self.query_one("#diff-title").display = True
+        self.query_one("#diff").display = True
         self.query_one("#diff", DiffView).show(files_diff(plan))
         read_only = self.wizard.read_only
         self.query_one("#read-only").display = read_only
@@ -157,6 +158,9 @@ class PreviewScreen(WizardScreen):
             body.scroll_page_down()
         else:
             body.scroll_page_up()
+
+    def action_apply(self) -> None:
+        self.action_next()
 
     def action_next(self) -> None:
         plan = self.wizard.plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -41,29 +42,33 @@ def probe_row(probe: Probe) -> Row:
     return verdict, Content.assemble(*parts)
 
 
-def handoff_text(report: VerifyReport) -> Content:
+def handoff_rows(report: VerifyReport) -> list[Row]:
     """What the admin copies to a client machine, and the lines to paste there."""
     handoff = report.handoff
     if handoff is None:
         if report.mode == "ssh":
-            return Content.assemble(
-                ("Clients: ", "bold"),
-                "connect over SSH, e.g. docker -H ssh://USER@HOST ps (the user must be "
-                "allowed to use docker on this host).",
-            )
-        return Content("")
-    return render.lines(
-        [
-            Content.styled("Client hand-off", "bold"),
-            Content.assemble(("Bundle   ", "bold"), handoff.bundle_dir),
-            "         copy this directory to the client; it holds the client's private key",
-            Content.assemble(("Endpoint ", "bold"), handoff.endpoint),
-            Content.assemble(("Env      ", "bold"), f". {handoff.bundle_dir}/env.sh"),
-            Content.assemble(("Context  ", "bold"), handoff.context_create),
-            "Next: on the client, run 'docker --context NAME version' (or source env.sh "
-            "and run 'docker version'); keep the CA key on this host only.",
-        ]
-    )
+            return [
+                (
+                    Content.styled("Clients", "bold"),
+                    "connect over SSH, e.g. docker -H ssh://USER@HOST ps (the user must be "
+                    "allowed to use docker on this host).",
+                )
+            ]
+        return []
+    name = PurePosixPath(handoff.bundle_dir).name
+    return [
+        (Content.styled("Bundle", "bold"), Content.assemble(
+            handoff.bundle_dir,
+            ("\ncopy this directory to the client: it holds the client's private key",
+             "$text-muted"),
+        )),
+        (Content.styled("Endpoint", "bold"), handoff.endpoint),
+        (Content.styled("Env", "bold"), f". {handoff.bundle_dir}/env.sh"),
+        (Content.styled("Context", "bold"), handoff.context_create),
+        (Content.styled("Next", "bold"),
+         f"on the client: docker --context {name} version (or source env.sh, then "
+         "docker version). Keep the CA key on this host only."),
+    ]
 
 
 def report_text(report: VerifyReport) -> Content:
@@ -95,7 +100,8 @@ class VerifyScreen(WizardScreen):
             yield LoadingIndicator(id="busy")
             yield Static(id="verdict", classes="section")
             yield Rows(id="probes")
-            yield Static(id="handoff", classes="section")
+            yield Static(id="handoff-title", classes="section-title")
+            yield Rows(id="handoff", wide=True)
         yield self.nav_buttons("Finish", next_disabled=True)
 
     def on_mount(self) -> None:
@@ -120,7 +126,11 @@ class VerifyScreen(WizardScreen):
         self.query_one("#verify-status").display = False
         self.query_one("#verdict", Static).update(report_text(report))
         self.query_one("#probes", Rows).show(probe_row(p) for p in report.probes)
-        self.query_one("#handoff", Static).update(handoff_text(report))
+        rows = handoff_rows(report)
+        title = self.query_one("#handoff-title", Static)
+        title.display = bool(rows)
+        title.update("Client hand-off")
+        self.query_one("#handoff", Rows).show(rows)
         next_button = self.query_one("#next")
         next_button.disabled = False
         next_button.focus()

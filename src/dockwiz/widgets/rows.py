@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual.await_complete import AwaitComplete
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
@@ -26,10 +27,11 @@ class Rows(Vertical):
         super().__init__(id=id, classes="wide" if wide else "")
         self.rows: list[Row] = []
 
-    def show(self, rows: Iterable[Row]) -> None:
+    def show(self, rows: Iterable[Row]) -> AwaitComplete:
+        """Replace the rows; await the result to act once they are on screen (e.g. scroll)."""
         self.rows = list(rows)
-        self.remove_children()
-        self.mount_all(
+        removed = self.remove_children()
+        mounted = self.mount_all(
             Horizontal(
                 Static(Content(label) if isinstance(label, str) else label, classes="row-label"),
                 Static(Content(body) if isinstance(body, str) else body, classes="row-body"),
@@ -37,6 +39,7 @@ class Rows(Vertical):
             )
             for label, body in self.rows
         )
+        return AwaitComplete(removed, mounted)
 
     @property
     def text(self) -> str:

@@ -1,0 +1,168 @@
+"""Wizard behaviour with fixed data (fast, no daemon): navigation, dialogs, errors, read-only."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Button, Input, Static
+from ui_fixtures import FixedBackend, fixed_app, host_state
+
+from dockwiz.errors import DockwizError
+from dockwiz.journal import FileRecord, Journal
+from dockwiz.screens.apply import ApplyScreen
+from dockwiz.screens.certs import CertificatesScreen
+from dockwiz.screens.dialogs import ConfirmDialog, ErrorDialog, HelpScreen
+from dockwiz.screens.inspect import InspectScreen
+from dockwiz.screens.mode import ModeScreen
+from dockwiz.screens.preview import PreviewScreen
+from dockwiz.widgets.rows import Rows
+
+pytestmark = pytest.mark.ui
+
+
+async def idle(pilot: Pilot[Any]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        if not any(w.is_running for w in pilot.app.workers):
+            break
+    await pilot.pause()
+
+
+async def press(pilot: Pilot[Any], *keys: str) -> None:
+    for key in keys:
+        await pilot.press(key)
+        await idle(pilot)
+
+
+async def test_first_screen_shows_findings_worst_first() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        assert isinstance(app.screen, InspectScreen)
+        rows = app.screen.query_one("#findings", Rows).rows
+        assert [str(label) for label, _ in rows] == ["CRITICAL", "MEDIUM", "LOW"]
+        assert "[CIS 2.7]" in str(rows[0][1])
+        certs = app.screen.query_one("#certs", Rows).text
+        assert "EXPIRED 2025-01-01" in certs  # judged against the injected clock
+
+
+async def test_quit_without_pending_work_exits_at_once() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "q")
+    assert app.return_code == 0
+
+
+async def test_back_keeps_choices_and_quit_asks_with_a_plan() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "n", "n")
+        assert isinstance(app.screen, CertificatesScreen)
+        field = app.screen.query_one("#san-input", Input)
+        field.focus()
+        await press(pilot, *"docker2.example.test", "enter")
+        assert "docker2.example.test" in app.wizard.choices.dns_names
+        await press(pilot, "escape")  # Esc goes back even from a field
+        assert isinstance(app.screen, ModeScreen)
+        await press(pilot, "n")  # forward again: the added name is still there
+        assert isinstance(app.screen, CertificatesScreen)
+        assert "docker2.example.test" in app.wizard.choices.dns_names
+        await press(pilot, "n", "n")
+        assert isinstance(app.screen, PreviewScreen) and app.wizard.plan is not None
+        await press(pilot, "q")
+        assert isinstance(app.screen, ConfirmDialog)
+        body = str(app.screen.query_one(".dialog-body", Static).content)
+        assert "Nothing has been written" in body
+        await press(pilot, "n")  # stay
+        assert isinstance(app.screen, PreviewScreen)
+
+
+async def test_help_lists_keys_and_closes() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "f1")
+        assert isinstance(app.screen, HelpScreen)
+        keys = app.screen.query_one("#help-keys", Rows).text
+        assert "Esc / b" in keys and "F1 or ?" in keys
+        await press(pilot, "escape")
+        assert isinstance(app.screen, InspectScreen)
+
+
+async def test_worker_error_becomes_a_dialog_with_the_hint() -> None:
+    class Failing(FixedBackend):
+        def plan(self, state: Any, intent: Any) -> Any:
+            raise DockwizError("port 2376 is taken", "choose another port")
+
+    app = fixed_app(Failing())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "n", "n", "n", "n")
+        assert isinstance(app.screen, ErrorDialog)
+        assert str(app.screen.query_one("#error-message", Static).content) == "port 2376 is taken"
+        assert "choose another port" in str(app.screen.query_one("#error-hint", Static).content)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, PreviewScreen)
+        assert app.screen.query_one("#next", Button).disabled
+
+
+async def test_not_root_is_read_only() -> None:
+    backend = FixedBackend(host_state(is_root=False))
+    app = fixed_app(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        assert app.screen.query_one("#not-root").display
+        await press(pilot, "n", "n", "n", "n")
+        assert isinstance(app.screen, PreviewScreen)
+        assert app.screen.query_one("#read-only").display
+        assert app.screen.query_one("#next", Button).disabled
+        await press(pilot, "a")
+        assert isinstance(app.screen, PreviewScreen)  # no confirmation, no apply
+    assert backend.applied == 0
+
+
+async def test_quit_during_apply_warns_about_the_half_done_change() -> None:
+    backend = FixedBackend()
+    backend.gate.clear()  # hold the apply until the test lets it go
+    app = fixed_app(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "n", "n", "n", "n", "a")
+        await pilot.press("y")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ApplyScreen)
+        await pilot.press("q")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmDialog)
+        body = str(app.screen.query_one(".dialog-body", Static).content)
+        assert "being applied right now" in body and "offer to finish or undo" in body
+        await pilot.press("n")
+        backend.gate.set()
+        await idle(pilot)
+        assert app.wizard.apply_result is not None and app.wizard.apply_result.ok
+        assert backend.applied == 1
+
+
+async def test_unfinished_apply_is_offered_for_recovery_first() -> None:
+    journal = Journal(
+        txid="tx1", started=datetime(2026, 6, 1, tzinfo=UTC),
+        updated=datetime(2026, 6, 1, tzinfo=UTC), step="files-written",
+        plan_path="/p", plan_sha256="0" * 64,
+        files=[FileRecord(path="/etc/docker/daemon.json", existed=True)],
+    )
+    backend = FixedBackend(journal=journal)
+    app = fixed_app(backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        assert app.wizard.host_state is None  # nothing else happens first
+        await press(pilot, "y")
+        assert backend.journal is None  # recovered
+        assert isinstance(app.screen, InspectScreen) and app.wizard.host_state is not None

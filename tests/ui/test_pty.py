@@ -1,0 +1,143 @@
+"""The real ``dockwiz`` in a real terminal (tmux, 80x24): what an SSH user sees and types.
+
+No Pilot here: the program is started as a user would start it, keys go through the terminal,
+and the assertions read the terminal's screen (``tmux capture-pane``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+DOCKWIZ = str(Path(sys.executable).with_name("dockwiz"))
+_sessions = count()
+
+
+class Terminal:
+    """One tmux session running one command; killed by name in teardown."""
+
+    def __init__(self, command: str, *, env: dict[str, str] | None = None) -> None:
+        self.name = f"dockwiz-pty-{os.getpid()}-{next(_sessions)}"
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        # After the program exits, print its status and keep the pane so it can be read.
+        script = f"env {exports} {command}; echo DOCKWIZ-EXIT=$?; sleep 600"
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", script],
+            check=True,
+        )
+
+    def screen(self) -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name],
+            capture_output=True, text=True, check=True,
+        ).stdout
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        shown = ""
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.15)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False,
+                       capture_output=True)
+
+
+@pytest.fixture
+def terminal() -> Iterator[list[Terminal]]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is missing: apt-get install tmux")
+    made: list[Terminal] = []
+    yield made
+    for term in made:
+        term.close()
+
+
+@pytest.fixture
+def plain_tcp_root(tmp_path: Path) -> Path:
+    """A host root whose daemon.json exposes plain TCP; no daemon runs for it."""
+    root = tmp_path / "root"
+    (root / "etc/docker").mkdir(parents=True)
+    (root / "etc/docker/daemon.json").write_text(
+        '{"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}\n'
+    )
+    return root
+
+
+ENV = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "TEXTUAL_ANIMATIONS": "none"}
+
+
+def test_wizard_in_a_terminal(terminal: list[Terminal], plain_tcp_root: Path) -> None:
+    term = Terminal(f"{DOCKWIZ} --root {plain_tcp_root}", env=ENV)
+    terminal.append(term)
+    first = term.wait_for("reachable from the network", timeout=30)
+    assert "Inspect" in first and "Verify" in first  # the step bar
+    assert "Findings:" in first and "tcp://0.0.0.0:2375" in first
+    assert "esc Back" in first and "q Quit" in first  # the footer
+    term.keys("F1")
+    help_screen = term.wait_for("go back one step; your choices are kept")
+    assert "Keys" in help_screen
+    term.keys("Escape")
+    term.keys("n")
+    mode = term.wait_for("Mutual TLS (client certificates)")
+    assert "<- chosen" in mode and "Listen address" in mode
+    term.keys("Escape")  # back to the first step
+    term.wait_for("Findings:")
+    term.keys("q")
+    term.wait_for("DOCKWIZ-EXIT=0")
+
+
+def test_no_color_stays_readable(terminal: list[Terminal], plain_tcp_root: Path) -> None:
+    """Under NO_COLOR severity and state are words, not colours."""
+    term = Terminal(f"{DOCKWIZ} --root {plain_tcp_root}", env={**ENV, "NO_COLOR": "1"})
+    terminal.append(term)
+    shown = term.wait_for("CRITICAL", timeout=30)
+    assert "reachable from the network" in shown
+    ansi = subprocess.run(
+        ["tmux", "capture-pane", "-p", "-e", "-t", term.name],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    # NO_COLOR: Textual renders in shades of grey: every RGB colour has r == g == b
+    colours = re.findall(r"\x1b\[[0-9;]*?[34]8;2;(\d+);(\d+);(\d+)", ansi)
+    assert colours, "expected RGB escapes in the captured screen"
+    assert all(r == g == b for r, g, b in colours), sorted(set(colours))[:5]
+    term.keys("q")
+    term.wait_for("DOCKWIZ-EXIT=0")
+
+
+@pytest.mark.e2e
+def test_throwaway_lab_starts_and_is_removed(terminal: list[Terminal], tmp_path: Path) -> None:
+    """``dockwiz --lab``: a new lab in a temp dir, the wizard on it, the lab gone on exit."""
+    labs = tmp_path / "tmp"
+    labs.mkdir()
+    term = Terminal(f"{DOCKWIZ} --lab --scenario fd-socket", env={**ENV, "TMPDIR": str(labs)})
+    terminal.append(term)
+    shown = term.wait_for("Daemon", timeout=60)
+    assert "throwaway lab fd-socket" in shown
+    assert "running, pid" in shown  # the lab's real daemon
+    created = list(labs.glob("dockwiz-lab-*"))
+    assert len(created) == 1
+    term.keys("q")
+    term.wait_for("DOCKWIZ-EXIT=0", timeout=60)
+    assert not created[0].exists()
