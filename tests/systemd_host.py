@@ -12,10 +12,12 @@ throwaway overlayfs over the cache, so each starts pristine and the cache is nev
 namespace: nothing listens on the machine's interfaces and no traffic leaves the container.
 
 The :class:`SystemdContainerHost` is a :class:`dockwiz.host.Host` whose root is the overlay
-(the container's files seen from outside) and whose commands run inside the container with
-``nsenter -t LEADER -a``. Its ``netns`` names a handle on the container's network namespace
-that the fixture itself creates (``ip netns attach``) and removes, so the core's TCP probes
-(run_in_netns by name) reach the container's daemon and nothing else.
+(the container's files seen from outside, with ``/run`` taken from the container's own view)
+and whose ``services`` is the product's :class:`~dockwiz.services.SystemdManager` running
+``systemctl`` inside the container (``nsenter -t LEADER -a``). ``Host.run`` keeps the core's
+contract - this machine's programs, given local paths - and its ``netns`` names a handle on the
+container's network namespace that the fixture itself attaches (``ip netns attach``) and
+deletes, so the core's TCP probes reach the container's daemon and nothing else.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ class SystemdContainerHost(Host):
 
     ``/run`` is a tmpfs systemd mounts inside the container, invisible in the overlay, so
     ``/run`` and ``/var/run`` map to ``/proc/LEADER/root/run`` (docker.sock, docker.pid).
+    Commands meant for the container go through :meth:`inside`; ``run`` is the core's.
     """
 
     def __init__(self, root: Path, leader: int, netns: str) -> None:

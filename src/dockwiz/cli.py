@@ -23,6 +23,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("lab", "throwaway lab hosts with a real dockerd in a known starting state"),
 }
 
+# Commands that act on a host's daemon config: each start first looks for an apply that died
+# half-way (certbot's rule: recovery is offered before anything else). recover/rollback handle
+# the journal themselves; certs and lab do not depend on the daemon's config.
+WARNS_ON_PENDING_APPLY = frozenset({"inspect", "plan", "apply", "verify"})
+
+
+def _warn_pending_apply(args: argparse.Namespace) -> None:
+    from dockwiz.commands._common import host_from_args
+    from dockwiz.commands.apply import pending_warning
+
+    warning = pending_warning(host_from_args(args))
+    if warning:
+        print(warning, file=sys.stderr)
+
 
 def _top_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -74,6 +88,8 @@ def _run_command(name: str, rest: list[str]) -> int:
     from dockwiz.errors import DockwizError
 
     try:
+        if name in WARNS_ON_PENDING_APPLY:
+            _warn_pending_apply(args)
         status: int = args.func(args)
     except DockwizError as exc:
         print(f"dockwiz {name}: error: {exc.message}", file=sys.stderr)

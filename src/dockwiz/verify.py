@@ -154,6 +154,9 @@ class Handoff(BaseModel):
     endpoint: str
     env_sh: str
     context_create: str
+    # Where the bundle is on THIS machine when the host root is not "/" (a lab): the host
+    # path above is what the daemon's host and a copied bundle use, not a path you can open here.
+    local_dir: str | None = None
 
 
 class VerifyReport(BaseModel):
@@ -1097,8 +1100,10 @@ def build_handoff(ctx: _Ctx) -> Handoff | None:
         env_sh = env_path.read_text(encoding="utf-8")
     with contextlib.suppress(OSError):
         context = ctx_path.read_text(encoding="utf-8").strip()
+    local = str(ctx.bundle_dir)
     return Handoff(bundle_dir=ctx.bundle_shown, endpoint=primary.url, env_sh=env_sh,
-                   context_create=context)
+                   context_create=context,
+                   local_dir=None if local == ctx.bundle_shown else local)
 
 
 def probe_env_sh(ctx: _Ctx) -> Probe | None:

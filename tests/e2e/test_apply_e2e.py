@@ -302,6 +302,9 @@ def test_fault_wizard_killed_then_recover(
     pending = ap.pending_recovery(host)
     assert pending is not None
     # every other command warns; apply refuses until recovered
+    looked = dockwiz("inspect", "--lab", str(lab.dir), "--json")
+    assert looked.returncode == 0 and "was interrupted" in looked.stderr, looked.stderr
+    assert "dockwiz recover" in looked.stderr
     again = dockwiz("apply", str(plan_file), "--lab", str(lab.dir), "--yes")
     assert again.returncode == 2 and "dockwiz recover" in again.stderr
     rec = dockwiz("recover", "--lab", str(lab.dir), "--yes")

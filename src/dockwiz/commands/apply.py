@@ -7,10 +7,8 @@ and without a terminal to ask on it refuses unless ``--yes`` says the admin alre
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from dockwiz.commands._common import (
@@ -20,6 +18,7 @@ from dockwiz.commands._common import (
     print_json,
     use_color,
 )
+from dockwiz.commands.plan import add_plan_args, intent_from_args
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
@@ -65,40 +64,7 @@ def _configure_apply(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deadline", type=float, metavar="SECONDS",
                         help="how long the new daemon may take to answer (default: 20 s plus "
                         "dockerd's own startup sleeps)")
-    plan_cmd = _plan_command()
-    if plan_cmd is not None and hasattr(plan_cmd, "add_plan_args"):
-        plan_cmd.add_plan_args(parser)
-    else:
-        _add_planning_options(parser)
-
-
-def _add_planning_options(parser: argparse.ArgumentParser) -> None:
-    """The options 'dockwiz plan' reads through its intent_from_args (same names, same meaning).
-
-    Kept in step with commands/plan.py's configure until it exposes add_plan_args.
-    """
-    g = parser.add_argument_group("plan here instead of a PLAN_FILE (as 'dockwiz plan')")
-    g.add_argument("--mode", choices=["unix", "tls", "mtls", "ssh"],
-                   help="unix, tls (loopback only on Docker 27+), mtls or ssh")
-    g.add_argument("--listen", metavar="ADDR:PORT", help="TCP address for tls/mtls")
-    g.add_argument("--san", action="append", default=[], metavar="NAME_OR_IP",
-                   help="a name or IP clients dial (repeatable)")
-    g.add_argument("--docker-version", metavar="V", help="plan for this Docker version")
-    g.add_argument("--hardening", default="", metavar="LIST",
-                   help="comma-separated: live-restore, icc, no-new-privileges, userns-remap, "
-                   "log-rotation")
-    g.add_argument("--client-name", default="dockwiz-client", help="mtls client bundle name")
-    g.add_argument("--key-type", default="ecdsa-p256", help="certificate key type")
-    g.add_argument("--no-reuse", action="store_true", help="issue new certificates")
-    g.add_argument("--ssh-user", help="user shown in the ssh-mode docker context line")
-
-
-def _plan_command() -> ModuleType | None:
-    """``dockwiz plan``'s module, whose planning options apply reuses (same flags, same plan)."""
-    try:
-        return importlib.import_module("dockwiz.commands.plan")
-    except ImportError:
-        return None
+    add_plan_args(parser, mode_required=False)
 
 
 # -- shared helpers ---------------------------------------------------------------------------
@@ -202,12 +168,11 @@ def _load_or_build_plan(host: Host, args: argparse.Namespace) -> Plan:
         from dockwiz.plan import load_plan
 
         return load_plan(Path(args.plan_file))
-    plan_cmd = _plan_command()
-    if not getattr(args, "mode", None) or plan_cmd is None:
+    if not getattr(args, "mode", None):
         raise DockwizError("nothing to apply", "give a saved PLAN_FILE or --mode unix|tls|mtls|ssh")
     from dockwiz.plan import plan_for_host
 
-    intent = plan_cmd.intent_from_args(args)
+    intent = intent_from_args(args)
     _state, plan = plan_for_host(host, intent)
     return plan
 

@@ -26,30 +26,38 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         "(files, certificates, service actions). Nothing is written; --save keeps the plan "
         "for 'dockwiz apply'."
     )
-    parser.add_argument("--mode", required=True, choices=["unix", "tls", "mtls", "ssh"],
-                        help="unix: local socket only; tls: TLS without client certs (loopback "
-                        "only on Docker 27+); mtls: mutual TLS; ssh: no TCP, ssh://user@host")
-    parser.add_argument("--listen", metavar="ADDR:PORT",
-                        help="TCP address for tls/mtls (default: the lab address for a lab, "
-                        "else an address already configured, else 127.0.0.1; port 2376)")
-    parser.add_argument("--san", action="append", default=[], metavar="NAME_OR_IP",
-                        help="a name or IP clients dial (repeatable); the listen address, "
-                        "localhost, 127.0.0.1 and ::1 are added when none is given")
-    parser.add_argument("--docker-version", metavar="V",
-                        help="plan for this Docker version instead of the installed one")
-    parser.add_argument("--hardening", default="", metavar="LIST",
-                        help="comma-separated: live-restore, icc, no-new-privileges, "
-                        "userns-remap, log-rotation")
-    parser.add_argument("--client-name", default="dockwiz-client", help="mtls client bundle name")
-    parser.add_argument("--key-type", default="ecdsa-p256",
-                        help="ecdsa-p256 (default), ecdsa-p384, rsa-2048/3072/4096, ed25519")
-    parser.add_argument("--no-reuse", action="store_true",
-                        help="issue new certificates even where valid ones exist")
-    parser.add_argument("--ssh-user", help="user shown in the ssh-mode docker context line")
+    add_plan_args(parser, mode_required=True)
     parser.add_argument("--save", metavar="FILE", type=Path, help="save the plan for apply")
     add_host_args(parser)
     add_output_args(parser)
     parser.set_defaults(func=run)
+
+
+def add_plan_args(parser: argparse.ArgumentParser, *, mode_required: bool) -> None:
+    """The planning options, shared with 'dockwiz apply --mode ...' (same flags, same plan)."""
+    target: argparse.ArgumentParser | argparse._ArgumentGroup = parser
+    if not mode_required:
+        target = parser.add_argument_group("plan here instead of a PLAN_FILE (as 'dockwiz plan')")
+    target.add_argument("--mode", required=mode_required, choices=["unix", "tls", "mtls", "ssh"],
+                        help="unix: local socket only; tls: TLS without client certs (loopback "
+                        "only on Docker 27+); mtls: mutual TLS; ssh: no TCP, ssh://user@host")
+    target.add_argument("--listen", metavar="ADDR:PORT",
+                        help="TCP address for tls/mtls (default: the lab address for a lab, "
+                        "else an address already configured, else 127.0.0.1; port 2376)")
+    target.add_argument("--san", action="append", default=[], metavar="NAME_OR_IP",
+                        help="a name or IP clients dial (repeatable); the listen address, "
+                        "localhost, 127.0.0.1 and ::1 are added when none is given")
+    target.add_argument("--docker-version", metavar="V",
+                        help="plan for this Docker version instead of the installed one")
+    target.add_argument("--hardening", default="", metavar="LIST",
+                        help="comma-separated: live-restore, icc, no-new-privileges, "
+                        "userns-remap, log-rotation")
+    target.add_argument("--client-name", default="dockwiz-client", help="mtls client bundle name")
+    target.add_argument("--key-type", default="ecdsa-p256",
+                        help="ecdsa-p256 (default), ecdsa-p384, rsa-2048/3072/4096, ed25519")
+    target.add_argument("--no-reuse", action="store_true",
+                        help="issue new certificates even where valid ones exist")
+    target.add_argument("--ssh-user", help="user shown in the ssh-mode docker context line")
 
 
 def _lab_address(args: argparse.Namespace) -> str | None:

@@ -137,3 +137,7 @@ def _render_handoff(report: VerifyReport, console: Console) -> None:
                   soft_wrap=True)
     console.print(Text(f"  env:     . {handoff.bundle_dir}/env.sh"), soft_wrap=True)
     console.print(Text(f"  context: {handoff.context_create}"), soft_wrap=True)
+    if handoff.local_dir:
+        console.print(Text(f"  (on this machine the bundle is at {handoff.local_dir}; "
+                           "copy it to the client, or use it from 'dockwiz lab shell')"),
+                      soft_wrap=True)
