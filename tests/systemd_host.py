@@ -56,7 +56,6 @@ RECIPE_VERSION = "1"
 CONTAINER_ADDRESS = "10.77.252.9"
 BOOT_TIMEOUT = 90.0
 BUILD_TIMEOUT = 1800.0
-SOCKET = "/var/run/docker.sock"
 TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "mount", "umount", "chroot")
 # Services a docker test host does not need; they only slow the boot and fill the journal.
 MASKED_UNITS = (
@@ -197,7 +196,9 @@ def build_tree(tree: Path = TREE, mirror: str | None = None) -> float:
 
 
 def _remove_tree(tree: Path) -> None:
-    """Remove a (possibly half-built) tree, refusing if anything is still mounted under it."""
+    """Remove a (possibly half-built) tree; a crashed build may have left /proc, /sys or a
+    bind of this machine's /dev mounted in it: detach those first, or rmtree would descend
+    into them."""
     if not tree.exists():
         return
     prefix = str(tree.resolve()) + "/"

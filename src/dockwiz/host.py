@@ -158,6 +158,14 @@ class Host:
         path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin:/usr/local/sbin"
         return shutil.which(name, path=path)
 
+    def resolve_pid(self, pid: int) -> int:
+        """Map a PID read from a file under the root (a pidfile) to this machine's numbering.
+
+        The identity here; a Host whose daemon lives in another PID namespace (a booted
+        container) overrides it, so inspect finds the daemon from the machine's side.
+        """
+        return pid
+
     def netns_prefix(self) -> list[str]:
         if self.netns is None:
             return []

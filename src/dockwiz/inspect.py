@@ -128,6 +128,11 @@ class Accounts:
         return names
 
 
+def host_accounts(host: Host) -> Accounts:
+    """The root's users and groups, for callers outside inspect (verify's socket check)."""
+    return read_accounts(host, _Notes())
+
+
 def read_accounts(host: Host, notes: _Notes) -> Accounts:
     acc = Accounts()
     for line in _read_lines(host, "/etc/passwd", notes) or []:
@@ -251,7 +256,9 @@ def find_daemon(
         if pid is None:
             continue
         try:
-            proc = psutil.Process(pid)
+            # a pidfile holds the PID as the daemon's own PID namespace numbers it (a
+            # container's, say): the Host maps it to this machine's numbering
+            proc = psutil.Process(host.resolve_pid(pid))
             if _is_dockerd(proc) and _belongs_to_root(host, proc, host_path, local):
                 return proc
         except psutil.Error:

@@ -18,11 +18,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
-import grp
 import ipaddress
 import json
 import os
-import pwd
 import shlex
 import socket
 import stat
@@ -604,8 +602,12 @@ def probe_socket_perms(ctx: _Ctx, ep: Endpoint) -> Probe:
     except OSError as exc:
         return _probe("socket-perms", title, target, "succeed", None,
                       f"cannot stat the socket: {exc.strerror}", cis="3.15/3.16")
-    owner = _user(st.st_uid)
-    group = _group(st.st_gid)
+    from dockwiz.inspect import host_accounts
+
+    # names as the HOST ROOT's /etc/passwd and /etc/group say, not this machine's NSS
+    accounts = host_accounts(ctx.host)
+    owner = accounts.users.get(st.st_uid, str(st.st_uid))
+    group = accounts.groups.get(st.st_gid, str(st.st_gid))
     mode = stat.S_IMODE(st.st_mode)
     saw = f"{owner}:{group} {mode:04o}"
     problems = []
@@ -623,20 +625,6 @@ def probe_socket_perms(ctx: _Ctx, ep: Endpoint) -> Probe:
     )
     return _probe("socket-perms", title, target, "succeed", not problems, saw, why,
                   cis="3.15/3.16")
-
-
-def _user(uid: int) -> str:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except KeyError:
-        return str(uid)
-
-
-def _group(gid: int) -> str:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 def probe_tls_ping(ctx: _Ctx, target: _Target) -> Probe:

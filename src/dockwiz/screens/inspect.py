@@ -63,7 +63,8 @@ class InspectScreen(WizardScreen):
             self.show_state(self.wizard.host_state)
         else:
             self.set_busy("Checking for an unfinished apply…")
-            self.check_recovery()
+            # Paint first: the inspect thread competes for the GIL with the first frame.
+            self.call_after_refresh(self.check_recovery)
 
     # -- work -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="recovery-check",
