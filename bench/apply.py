@@ -14,22 +14,16 @@ Targets (issue 5): apply downtime <= bare restart + 0.3 s; rollback <= 2x a bare
 Pollers hit /_ping every ~5 ms on their own threads (the mTLS one inside the lab's network
 namespace), so a figure is accurate to about 10 ms.
 
-Run as root:  .venv/bin/python bench/apply.py [--rounds 3]
+Run as root:  .venv/bin/python -m bench.apply [--rounds 3]
 """
 
 from __future__ import annotations
-
-import sys
-
-# Run as a script, bench/ comes first on sys.path, and bench/inspect.py would shadow the
-# standard library's ``inspect`` for everything imported after it.
-if sys.path and sys.path[0] and __file__.startswith(sys.path[0].rstrip("/") + "/"):
-    del sys.path[0]
 
 import argparse
 import json
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time

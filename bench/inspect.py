@@ -5,19 +5,12 @@ DOCKER_HOST=unix://<lab socket>), in alternating order, several paired runs; the
 the median of the per-pair ratios, so machine load hits both sides of each pair alike.
 Target: inspect within 10x of ``docker version``.
 
-    .venv/bin/python bench/inspect.py [--runs 15] [--scenario fd-socket] [--json]
+    .venv/bin/python -m bench.inspect [--runs 15] [--scenario fd-socket] [--json]
 
 Needs root (the lab uses a network namespace and a real dockerd).
 """
 
 from __future__ import annotations
-
-import sys
-
-# Run as a script, this file's directory comes first on sys.path, and this file's name would
-# shadow the standard library's ``inspect`` for everything imported after it.
-if sys.path and sys.path[0] and __file__.startswith(sys.path[0].rstrip("/") + "/"):
-    del sys.path[0]
 
 import argparse
 import json
@@ -25,6 +18,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

@@ -14,7 +14,7 @@ machine hit all of them alike; the figures are medians over the pairs.
 
 Targets: default key type at least 20x faster than the recipe; RSA-4096 at most 0.4x its time.
 
-    .venv/bin/python bench/pki.py [--pairs 7] [--check]
+    .venv/bin/python -m bench.pki [--pairs 7] [--check]
 """
 
 from __future__ import annotations

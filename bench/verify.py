@@ -6,31 +6,24 @@ The verify side is measured twice: as the whole ``dockwiz verify --lab D --json`
 (Python start-up and imports included, like the docker CLI's own start-up) and as the
 ``verify_host()`` call alone.
 
-    .venv/bin/python bench/verify.py [--pairs 7] [--json]
+    .venv/bin/python -m bench.verify [--pairs 7] [--json]
 
 Needs root (the lab is a real dockerd in its own network namespace).
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-# Run as a script, this directory comes first on sys.path, where bench/inspect.py would shadow
-# the standard library's inspect module (imported by pydantic): take the directory out.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from dockwiz.lab import lab_down, lab_up  # noqa: E402
-from dockwiz.verify import verify_host  # noqa: E402
+from dockwiz.lab import lab_down, lab_up
+from dockwiz.verify import verify_host
 
 
 def _timed(argv: list[str]) -> float:

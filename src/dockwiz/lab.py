@@ -496,6 +496,7 @@ def _lay_out_root(lab: Lab, spec: ScenarioSpec) -> None:
     _write(root / "lib/systemd/system/docker.socket", DEBIAN_DOCKER_SOCKET, 0o644)
     _write(root / "etc/default/docker", DEBIAN_DEFAULT_DOCKER, 0o644)
     _write(root / "etc/group", f"root:x:0:\ndocker:x:{_docker_gid()}:\n", 0o644)
+    _write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n", 0o644)
     if spec.daemon_json is not None:
         _write(root / "etc/docker/daemon.json", spec.daemon_json, 0o644)
     for name, text in spec.dropins.items():

@@ -54,6 +54,14 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
 
+    def wait_gone(self, text: str, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text not in self.screen():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} is still on screen:\n{self.screen()}")
+
     def keys(self, *keys: str) -> None:
         for key in keys:
             subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
@@ -99,11 +107,14 @@ def test_wizard_in_a_terminal(terminal: list[Terminal], plain_tcp_root: Path) ->
     help_screen = term.wait_for("go back one step; your choices are kept")
     assert "Keys" in help_screen
     term.keys("Escape")
+    # A key right after Esc reads as Alt+key (as in any terminal): wait for the close first.
+    term.wait_gone("go back one step; your choices are kept")
     term.keys("n")
     mode = term.wait_for("Mutual TLS (client certificates)")
     assert "<- chosen" in mode and "Listen address" in mode
     term.keys("Escape")  # back to the first step
     term.wait_for("Findings:")
+    term.wait_gone("Listen address")
     term.keys("q")
     term.wait_for("DOCKWIZ-EXIT=0")
 
