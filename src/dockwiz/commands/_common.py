@@ -25,15 +25,24 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
 
 
 def host_from_args(args: argparse.Namespace) -> Host:
-    """The Host the command acts on: a lab's sandbox or a filesystem root."""
+    """The Host the command acts on: a lab's sandbox or a filesystem root.
+
+    Built once per command line (the start-up journal check and the command share it).
+    """
+    cached: Host | None = getattr(args, "_dockwiz_host", None)
+    if cached is not None:
+        return cached
     lab_dir = getattr(args, "lab", None)
     if lab_dir:
         from dockwiz.lab import open_lab
 
-        return open_lab(Path(lab_dir)).host()
-    from dockwiz.host import Host
+        host = open_lab(Path(lab_dir)).host()
+    else:
+        from dockwiz.host import Host
 
-    return Host(getattr(args, "root", "/") or "/")
+        host = Host(getattr(args, "root", "/") or "/")
+    args._dockwiz_host = host
+    return host
 
 
 def use_color(args: argparse.Namespace) -> bool:

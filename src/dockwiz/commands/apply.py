@@ -150,13 +150,14 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
 
 def pending_warning(host: Host) -> str | None:
     """The line every other command prints while an interrupted apply waits for recovery."""
-    from dockwiz.apply import pending_recovery
+    # journal.py only, not the whole apply machinery: this runs at every command's start
+    from dockwiz.journal import load_journal
 
     try:
-        journal = pending_recovery(host)
+        journal = load_journal(host)
     except DockwizError as exc:
         return f"warning: {exc.message}"
-    if journal is None:
+    if journal is None or journal.finished:
         return None
     return (f"warning: an apply ({journal.txid}) was interrupted at step '{journal.step}'; "
             "the host may be half-changed. Run 'dockwiz recover' to restore it.")
