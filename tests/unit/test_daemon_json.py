@@ -28,21 +28,11 @@ from dockwiz.daemon_json import (
 )
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
+from dockwiz.lab_scenarios import SEED_001_DAEMON_JSON
 
-# Seed 001: the "hardened" daemon.json of the tutorial, with its // comments.
-SEED_001 = """{
-  "icc": false, // prevent inter-container communication on default bridge
-  "userns-remap": "default", // isolate container users
-  "tlsverify": true, // if TCP enabled
-  "tlscacert": "/etc/docker/pki/ca.pem",
-  "tlscert": "/etc/docker/pki/server-cert.pem",
-  "tlskey": "/etc/docker/pki/server-key.pem",
-  "log-driver": "local", // prevent log overflow
-  "log-opts": { "max-size": "10m", "max-file": "3" },
-  "live-restore": true, // containers keep running if daemon restarts
-  "no-new-privileges": true // apply to supported containers
-}
-"""
+# Seed 001: the "hardened" daemon.json of the tutorial, with its // comments (as the lab
+# scenario commented-json lays it out).
+SEED_001 = SEED_001_DAEMON_JSON
 SEED_001_DATA = {
     "icc": False,
     "userns-remap": "default",

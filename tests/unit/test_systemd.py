@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwiz.host import Host
+from dockwiz.lab_scenarios import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
 from dockwiz.systemd import (
     DEFAULT_UNIX_SOCKET,
     SystemdError,
@@ -30,46 +31,10 @@ from dockwiz.systemd import (
     split_exec,
 )
 
-# Debian 12's docker.io 20.10.24+dfsg1 ships this as /lib/systemd/system/docker.service.
-DEBIAN_SERVICE = """\
-[Unit]
-Description=Docker Application Container Engine
-Documentation=https://docs.docker.com
-After=network-online.target docker.socket firewalld.service containerd.service
-Wants=network-online.target containerd.service
-Requires=docker.socket
+# Debian 12's docker.io 20.10.24+dfsg1 units, verbatim as packaged (the lab lays out the same).
+DEBIAN_SERVICE = DEBIAN_DOCKER_SERVICE
+DOCKER_SOCKET = DEBIAN_DOCKER_SOCKET
 
-[Service]
-Type=notify
-# the default is not to use systemd for cgroups because the delegate issues still
-# exists and systemd currently does not support the cgroup feature set required
-# for containers run by docker
-EnvironmentFile=-/etc/default/docker
-ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS
-ExecReload=/bin/kill -s HUP $MAINPID
-LimitNOFILE=1048576
-# Having non-zero Limit*s causes performance problems due to accounting overhead
-# in the kernel. We recommend using cgroups to do container-local accounting.
-LimitNPROC=infinity
-LimitCORE=infinity
-# Uncomment TasksMax if your systemd version supports it.
-# Only systemd 226 and above support this version.
-TasksMax=infinity
-TimeoutStartSec=0
-# set delegate yes so that systemd does not reset the cgroups of docker containers
-Delegate=yes
-# kill only the docker process, not all processes in the cgroup
-KillMode=process
-# restart the docker process if it exits prematurely
-Restart=on-failure
-StartLimitBurst=3
-StartLimitInterval=60s
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-# Debian's /etc/default/docker as shipped: everything commented out.
 DEBIAN_DEFAULT = """\
 # Here in Debian, this file is sourced by:
 #   - /etc/init.d/docker (sysvinit)
@@ -122,22 +87,6 @@ OOMScoreAdjust=-500
 [Install]
 WantedBy=multi-user.target
 """  # noqa: E501 - verbatim as packaged
-
-DOCKER_SOCKET = """\
-[Unit]
-Description=Docker Socket for the API
-
-[Socket]
-# If /var/run is not implemented as a symlink to /run, you may need to
-# specify ListenStream=/var/run/docker.sock instead.
-ListenStream=/run/docker.sock
-SocketMode=0660
-SocketUser=root
-SocketGroup=docker
-
-[Install]
-WantedBy=sockets.target
-"""
 
 # Seed 002: the tutorial's override.conf.
 SEED_002_OVERRIDE = """\
