@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario = getattr(args, "scenario", None) or "insecure-tcp"
     directory = Path(tempfile.mkdtemp(prefix="dockwiz-lab-"))
     print(f"dockwiz: starting a throwaway lab ({scenario}) in {directory} ...", file=sys.stderr)
+    _explain_slow_start(scenario)
     try:
         lab = lab_up(directory, scenario)
         status = _wizard(lab.host(), f"throwaway lab {scenario} in {directory}")
@@ -55,6 +56,18 @@ def _run(args: argparse.Namespace) -> int:
         lab_down(directory)
         _remove_tree(directory)
     return status
+
+
+def _explain_slow_start(scenario: str) -> None:
+    """A newcomer must not mistake dockerd's deliberate start-up sleep for a hang."""
+    from dockwiz.lab import SCENARIOS
+
+    spec = SCENARIOS.get(scenario)
+    if spec is not None and spec.slow_start_s and spec.slow_start_s >= 5:
+        print(f"dockwiz: this takes about {spec.slow_start_s:.0f} s: dockerd itself sleeps on "
+              "purpose when it serves the API on plain TCP off loopback, to make the admin "
+              "read its warnings (Docker's own deterrent, which the wizard will remove)",
+              file=sys.stderr)
 
 
 def _wizard(host: Host, lab_note: str | None) -> int:
