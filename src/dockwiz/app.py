@@ -224,12 +224,15 @@ class DockwizApp(App[int]):
         *,
         lab_note: str | None = None,
         docker_version: str | None = None,
+        listen_host: str | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.wizard = WizardState(lab_note=lab_note)
         self.wizard.choices.docker_version = docker_version
+        # None: the mode screen asks policy.resolve_listen_host, as 'dockwiz plan' does
+        self.wizard.choices.listen_host = listen_host
         self._clock = clock
         self.theme = _theme_for_terminal()
 
@@ -305,11 +308,17 @@ def make_app(
     backend: Backend | None = None,
     lab_note: str | None = None,
     docker_version: str | None = None,
+    listen_host: str | None = None,
     clock: Callable[[], datetime] | None = None,
 ) -> DockwizApp:
-    """Build the wizard for the CLI (a Host) or for tests (a backend with fixed data)."""
+    """Build the wizard for the CLI (a Host) or for tests (a backend with fixed data).
+
+    ``listen_host`` pre-fills the TCP address (a lab's own address, as ``dockwiz plan --lab``
+    defaults to); None leaves the choice to the policy's safe default.
+    """
     if backend is None:
         if host is None:
             raise ValueError("make_app needs a host or a backend")
         backend = CoreBackend(host)
-    return DockwizApp(backend, lab_note=lab_note, docker_version=docker_version, clock=clock)
+    return DockwizApp(backend, lab_note=lab_note, docker_version=docker_version,
+                      listen_host=listen_host, clock=clock)

@@ -190,6 +190,27 @@ def bind_key(listener: Listener) -> str:
     return f"{host}:{listener.port}"
 
 
+
+def endpoint_key(listener: Listener) -> str:
+    """One key per real endpoint: TCP by :func:`bind_key`; a unix socket under /var/run is the
+    same file as under /run (a symlink on every systemd-era Linux, and in labs)."""
+    if listener.kind == "tcp":
+        return bind_key(listener)
+    return listener.address.replace("unix:///var/run/", "unix:///run/", 1)
+
+
+def merged_endpoints(state: HostState) -> list[Listener]:
+    """What the daemon is configured with, then what it was seen serving besides (Go reports a
+    0.0.0.0 bind as [::], so the same endpoint is not listed twice)."""
+    seen = {endpoint_key(c) for c in state.configured_hosts}
+    extra: list[Listener] = []
+    for observed in state.listeners:
+        key = endpoint_key(observed)
+        if key not in seen:
+            seen.add(key)
+            extra.append(observed)
+    return [*state.configured_hosts, *extra]
+
 # -- daemon.json and the unit ----------------------------------------------------------------
 def check_daemon_json(state: HostState) -> list[Finding]:
     dj = state.daemon_json

@@ -149,6 +149,11 @@ def test_throwaway_lab_starts_and_is_removed(terminal: list[Terminal], tmp_path:
     assert "running, pid" in shown  # the lab's real daemon
     created = list(labs.glob("dockwiz-lab-*"))
     assert len(created) == 1
+    term.keys("n")
+    mode = term.wait_for("TLS, server certificate only")
+    # TCP modes default to the lab's own address, as 'dockwiz plan --lab' does: the v27-rule
+    # warning for TLS-only names it
+    assert re.search(r"non-loopback address 10\.77\.\d+\.\d+", mode), mode
     term.keys("q")
     term.wait_for("DOCKWIZ-EXIT=0", timeout=60)
     assert not created[0].exists()

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockwiz.findings import evaluate
+from dockwiz.findings import evaluate, merged_endpoints
 from dockwiz.procnet import is_loopback
 from dockwiz.state import (
     SEVERITY_ORDER,
@@ -265,3 +265,21 @@ def test_v27_rule_property(hosts: list[tuple[str, int]], tls_: bool | None,
         assert "DW-TCP-PLAIN" in found or "DW-TCP-NOVERIFY" in found
     else:
         assert "DW-V27-RULE" not in found
+
+
+def test_merged_endpoints_lists_each_real_endpoint_once() -> None:
+    """Seed 004 as the daemon reports it: Go shows the 0.0.0.0 bind as [::], and the socket
+    under /run is the /var/run one; a listener the config does not name is still shown."""
+    sock = Listener(kind="unix", address="unix:///var/run/docker.sock", source="daemon.json")
+    state = make_state(
+        data=SEED_004,
+        hosts=[sock, tcp("0.0.0.0", 2375)],
+        listeners=[
+            Listener(kind="unix", address="unix:///run/docker.sock", source="observed"),
+            tcp("::", 2375, source="observed"),
+            tcp("127.0.0.1", 9999, source="observed"),
+        ],
+    )
+    merged = merged_endpoints(state)
+    assert [ep.address for ep in merged] == [
+        "unix:///var/run/docker.sock", "tcp://0.0.0.0:2375", "tcp://127.0.0.1:9999"]

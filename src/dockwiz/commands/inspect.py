@@ -140,14 +140,9 @@ def _listener_table(state: HostState) -> object:
     t = Table(title="Endpoints", title_justify="left")
     for col in ("address", "kind", "source", "loopback", "listening"):
         t.add_column(col)
-    from dockwiz.findings import bind_key
+    from dockwiz.findings import merged_endpoints
 
-    configured = {bind_key(c) for c in state.configured_hosts if c.kind == "tcp"}
-    configured |= {c.address for c in state.configured_hosts if c.kind != "tcp"}
-    rows = [*state.configured_hosts,
-            *[o for o in state.listeners
-              if (bind_key(o) if o.kind == "tcp" else o.address) not in configured]]
-    for ep in rows:
+    for ep in merged_endpoints(state):
         listening = "-" if ep.listening is None else ("yes" if ep.listening else "NO")
         loop = Text("yes") if ep.loopback else Text("NO (network)", style="bold red")
         _row(t, ep.address, ep.kind, ep.source, loop, listening)

@@ -43,14 +43,15 @@ def _run(args: argparse.Namespace) -> int:
 
     if lab_arg:
         lab = open_lab(Path(lab_arg))
-        return _wizard(lab.host(), f"lab {lab_arg}")
+        return _wizard(lab.host(), f"lab {lab_arg}", lab.info.address)
     scenario = getattr(args, "scenario", None) or "insecure-tcp"
     directory = Path(tempfile.mkdtemp(prefix="dockwiz-lab-"))
     print(f"dockwiz: starting a throwaway lab ({scenario}) in {directory} ...", file=sys.stderr)
     _explain_slow_start(scenario)
     try:
         lab = lab_up(directory, scenario)
-        status = _wizard(lab.host(), f"throwaway lab {scenario} in {directory}")
+        status = _wizard(lab.host(), f"throwaway lab {scenario} in {directory}",
+                         lab.info.address)
     finally:
         print(f"dockwiz: removing the throwaway lab in {directory}", file=sys.stderr)
         lab_down(directory)
@@ -70,10 +71,11 @@ def _explain_slow_start(scenario: str) -> None:
               file=sys.stderr)
 
 
-def _wizard(host: Host, lab_note: str | None) -> int:
+def _wizard(host: Host, lab_note: str | None, listen_host: str | None = None) -> int:
+    """Run the wizard; on a lab, TCP modes default to the lab's own address (as the CLI does)."""
     from dockwiz.app import make_app
 
-    app = make_app(host, lab_note=lab_note)
+    app = make_app(host, lab_note=lab_note, listen_host=listen_host)
     result = app.run()
     if isinstance(result, int):
         return result

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.content import Content
 
+from dockwiz.findings import merged_endpoints
 from dockwiz.widgets.rows import Row
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def daemon_text(state: HostState) -> Content:
 def host_rows(state: HostState, host_label: str) -> list[Row]:
     """The host at a glance: the daemon, where it listens, its config and its TLS."""
     rows: list[tuple[str, Content | str]] = [("Host", host_label), ("Daemon", daemon_text(state))]
-    endpoints = _dedupe_listeners([*state.configured_hosts, *state.listeners])
+    endpoints = merged_endpoints(state)
     if endpoints:
         rows.append(("Listens", lines(listener_text(item) for item in endpoints)))
     else:
@@ -95,16 +96,6 @@ def host_rows(state: HostState, host_label: str) -> list[Row]:
     if state.hosts_conflict:
         rows.append(("Conflict", Content.styled(state.hosts_conflict, "$text-error")))
     return [(Content.styled(label, "bold"), value) for label, value in rows]
-
-
-def _dedupe_listeners(items: Sequence[Listener]) -> list[Listener]:
-    seen: set[str] = set()
-    out: list[Listener] = []
-    for item in items:
-        if item.address not in seen:
-            seen.add(item.address)
-            out.append(item)
-    return out
 
 
 def _daemon_json_text(state: HostState) -> Content:
