@@ -96,6 +96,10 @@ class Poller:
         # before the recorded failure
         return t_down - INTERVAL
 
+    @property
+    def up(self) -> bool:
+        return bool(self.events) and self.events[-1][1]
+
     def came_up(self, after: float) -> float | None:
         for t, ok in self.events:
             if ok and t > after:
@@ -131,7 +135,18 @@ def broken(plan: Plan) -> Plan:
     return plan
 
 
+def wait_steady(*pollers: Poller, timeout: float = 15.0) -> None:
+    """A measurement starts with every endpoint answering: a transition that began before t0
+    (a poller that has not yet seen the last restart finish) is not this action's downtime."""
+    deadline = time.monotonic() + timeout
+    while not all(p.up for p in pollers):
+        if time.monotonic() > deadline:
+            raise RuntimeError("endpoints did not settle before the measurement")
+        time.sleep(INTERVAL)
+
+
 def downtime(down: Poller, up: Poller, action: Callable[[], object]) -> float:
+    wait_steady(down)
     t0 = time.monotonic()
     action()
     deadline = time.monotonic() + 10
@@ -161,6 +176,7 @@ def one_round(lab: Lab) -> dict[str, float]:
             unix, tls, lambda: result.setdefault("r", ap.apply_plan(host, plan)))
         assert result["r"].ok, result["r"].model_dump_json(indent=2)
         figures["apply_reported_downtime_s"] = result["r"].downtime_s or 0.0
+        wait_steady(unix, tls)
         figures["bare_restart_mtls_s"] = downtime(unix, tls, services.restart)
     rb = ap.rollback_last(host)
     assert rb.ok, rb.model_dump_json(indent=2)

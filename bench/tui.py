@@ -33,9 +33,14 @@ class Tmux:
         self.name = name
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in ENV.items())
         script = f"exec env {exports} {command}"
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", script], check=True
-        )
+        # killing the last session makes the tmux server exit; a new-session that reaches the
+        # exiting server fails: try again
+        argv = ["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", script]
+        for attempt in range(5):
+            if subprocess.run(argv, capture_output=True).returncode == 0:
+                return
+            time.sleep(0.2 * (attempt + 1))
+        subprocess.run(argv, check=True)
 
     def screen(self) -> str:
         return subprocess.run(

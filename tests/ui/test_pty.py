@@ -25,6 +25,17 @@ DOCKWIZ = str(Path(sys.executable).with_name("dockwiz"))
 _sessions = count()
 
 
+def new_tmux_session(name: str, script: str) -> None:
+    """Start a detached 80x24 session. Killing the previous test's (last) session makes the
+    tmux server exit, and a new-session that reaches it meanwhile fails: try again."""
+    argv = ["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", script]
+    for attempt in range(5):
+        if subprocess.run(argv, capture_output=True).returncode == 0:
+            return
+        time.sleep(0.2 * (attempt + 1))
+    subprocess.run(argv, check=True)
+
+
 class Terminal:
     """One tmux session running one command; killed by name in teardown."""
 
@@ -33,10 +44,7 @@ class Terminal:
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         # After the program exits, print its status and keep the pane so it can be read.
         script = f"env {exports} {command}; echo DOCKWIZ-EXIT=$?; sleep 600"
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", "80", "-y", "24", script],
-            check=True,
-        )
+        new_tmux_session(self.name, script)
 
     def screen(self) -> str:
         return subprocess.run(
