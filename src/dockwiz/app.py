@@ -8,10 +8,14 @@ Tests inject a backend with fixed data through ``make_app`` instead of patching 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
@@ -243,7 +247,17 @@ class DockwizApp(App[int]):
     def on_mount(self) -> None:
         from dockwiz.screens.inspect import InspectScreen
 
+        self._exit_on_signals()
         self.push_screen(InspectScreen())
+
+    def _exit_on_signals(self) -> None:
+        """A dropped SSH session (SIGHUP) or a SIGTERM ends the wizard the normal way: the
+        terminal is restored and the caller's clean-up runs (a throwaway lab is taken down).
+        An apply in progress keeps its journal, so the next start offers recovery."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, partial(self.exit, return_code=128 + signum))
 
     # -- quitting ----------------------------------------------------------------------------
     def pending_work(self) -> str | None:

@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,10 @@ from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
 
+import psutil
 import pytest
+
+from dockwiz.lab import lab_down, open_lab
 
 pytestmark = pytest.mark.ui
 
@@ -145,11 +149,41 @@ def test_no_color_stays_readable(terminal: list[Terminal], plain_tcp_root: Path)
     term.wait_for("DOCKWIZ-EXIT=0")
 
 
+@pytest.fixture
+def labs(tmp_path: Path) -> Iterator[Path]:
+    """TMPDIR for ``dockwiz --lab``; whatever lab a failed test leaves there is taken down."""
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    yield directory
+    for lab_dir in directory.glob("dockwiz-lab-*"):
+        lab_down(lab_dir)
+
+
+def dockwiz_pid(term: Terminal) -> int:
+    """The dockwiz process under the pane's shell."""
+    out = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_pid}"],
+                         capture_output=True, text=True, check=True).stdout
+    shell = psutil.Process(int(out.strip()))
+    return next(p.pid for p in shell.children(recursive=True) if "dockwiz" in " ".join(p.cmdline()))
+
+
 @pytest.mark.e2e
-def test_throwaway_lab_starts_and_is_removed(terminal: list[Terminal], tmp_path: Path) -> None:
+def test_hangup_takes_the_throwaway_lab_down(terminal: list[Terminal], labs: Path) -> None:
+    """A dropped SSH session (SIGHUP) ends the wizard cleanly and removes its throwaway lab."""
+    term = Terminal(f"{DOCKWIZ} --lab --scenario fd-socket", env={**ENV, "TMPDIR": str(labs)})
+    terminal.append(term)
+    term.wait_for("running, pid", timeout=60)
+    (lab_dir,) = labs.glob("dockwiz-lab-*")
+    daemon = psutil.Process(open_lab(lab_dir).info.pid or 0)
+    os.kill(dockwiz_pid(term), signal.SIGHUP)
+    term.wait_for(f"DOCKWIZ-EXIT={128 + signal.SIGHUP}", timeout=60)
+    assert not lab_dir.exists()
+    assert not daemon.is_running()
+
+
+@pytest.mark.e2e
+def test_throwaway_lab_starts_and_is_removed(terminal: list[Terminal], labs: Path) -> None:
     """``dockwiz --lab``: a new lab in a temp dir, the wizard on it, the lab gone on exit."""
-    labs = tmp_path / "tmp"
-    labs.mkdir()
     term = Terminal(f"{DOCKWIZ} --lab --scenario fd-socket", env={**ENV, "TMPDIR": str(labs)})
     terminal.append(term)
     shown = term.wait_for("Daemon", timeout=60)
