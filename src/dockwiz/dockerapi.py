@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import ipaddress
-import os
 import socket
 import ssl
 import time
@@ -28,13 +27,13 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from dockwiz.netns import in_host_netns
+from dockwiz.unixsock import connect_unix
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
 
 MAX_BODY = 1 << 20
 USER_AGENT = "dockwiz-verify"
-UNIX_PATH_MAX = 107  # sun_path holds 108 bytes including the NUL
 
 
 class ProbeErrorKind(StrEnum):
@@ -146,29 +145,6 @@ def _bad_status(exc: http.client.BadStatusLine) -> ProbeError:
 
 
 # -- connecting ------------------------------------------------------------------------------
-def _connect_unix(path: Path, timeout: float) -> socket.socket:
-    """Connect to a unix socket, also when its path is longer than sun_path allows.
-
-    Lab and test roots live deep under /tmp; a socket there easily exceeds the 107-byte limit,
-    so long paths are reached through ``/proc/self/fd/N/NAME`` of an O_PATH fd on the directory.
-    """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        if len(os.fsencode(path)) <= UNIX_PATH_MAX:
-            sock.connect(str(path))
-        else:
-            dir_fd = os.open(path.parent, os.O_PATH | os.O_CLOEXEC)
-            try:
-                sock.connect(f"/proc/self/fd/{dir_fd}/{path.name}")
-            finally:
-                os.close(dir_fd)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def _connect_tcp(host: str, port: int, timeout: float) -> socket.socket:
     return socket.create_connection((host, port), timeout=timeout)
 
@@ -254,7 +230,7 @@ def _classify_ssl(exc: ssl.SSLError) -> ProbeError:
 def get_unix(path: Path, url: str, timeout: float = 5.0) -> ApiResponse:
     """GET ``url`` over the daemon's unix socket at local path ``path``."""
     with _classified(f"unix socket {path}"):
-        sock = _connect_unix(path, timeout)
+        sock = connect_unix(path, timeout)
         with sock:
             return _request(sock, "GET", url, "docker")
 

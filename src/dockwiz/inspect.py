@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import stat
 import threading
 from collections.abc import Iterable, Sequence
@@ -40,13 +39,13 @@ from dockwiz.state import (
     SocketUnitState,
     TlsSettings,
 )
+from dockwiz.unixsock import connect_unix
 
 PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
 DEFAULT_SOCKET = "/var/run/docker.sock"
 SOCKET_UNIT_DEFAULT = "/run/docker.sock"
 API_TIMEOUT = 2.0
 MAX_API_BODY = 8 << 20
-UNIX_PATH_MAX = 107  # sun_path holds 108 bytes including the NUL
 VERSION_TIMEOUT = 10.0
 TLS_KEYS = ("tls", "tlsverify", "tlscacert", "tlscert", "tlskey")
 CertRole = Literal["ca", "server", "client", "unknown"]
@@ -502,18 +501,8 @@ def unix_get(sock_path: Path, url: str, timeout: float = API_TIMEOUT) -> tuple[i
     the daemon close the connection after the body, so no chunked decoding is needed. Paths
     longer than sun_path (deep lab roots) are reached through /proc/self/fd of the directory.
     """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
     try:
-        with sock:
-            if len(os.fsencode(sock_path)) <= UNIX_PATH_MAX:
-                sock.connect(str(sock_path))
-            else:
-                dir_fd = os.open(sock_path.parent, os.O_PATH | os.O_CLOEXEC)
-                try:
-                    sock.connect(f"/proc/self/fd/{dir_fd}/{sock_path.name}")
-                finally:
-                    os.close(dir_fd)
+        with connect_unix(sock_path, timeout) as sock:
             sock.sendall(f"GET {url} HTTP/1.0\r\nHost: docker\r\n\r\n".encode("ascii"))
             chunks: list[bytes] = []
             size = 0

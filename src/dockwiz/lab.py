@@ -88,13 +88,13 @@ from dockwiz.lab_scenarios import (
     ScenarioSpec,
 )
 from dockwiz.systemd import read_docker_unit, read_socket_unit
+from dockwiz.unixsock import fits
 
 NETNS_DIR = Path("/var/run/netns")
 NETNS_PREFIX = "dwlab-"
 LINK_DIR = Path("/run/dockwiz/labs")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 LAB_NET = ipaddress.IPv4Network("10.77.0.0/16")
-UNIX_PATH_MAX = 107
 STOP_GRACE_S = 5.0
 # Short on purpose: until dockerd replaces it, /run/docker.sock may still be the docker.socket
 # stand-in, which accepts a connection that only a daemon using fd:// would ever answer.
@@ -169,7 +169,7 @@ class Lab:
     def short_socket_path(self) -> Path:
         """A path to the socket short enough for any client (sun_path holds 107 bytes)."""
         real = self.unix_socket_path()
-        if len(os.fsencode(real)) <= UNIX_PATH_MAX:
+        if fits(real):
             return real
         return LINK_DIR / self.info.netns / real.name
 
