@@ -33,10 +33,12 @@ from pathlib import Path
 from dockwiz import apply as ap
 from dockwiz.dockerapi import ClientFiles, ping_unix, tls_request
 from dockwiz.inspect import inspect_host
-from dockwiz.lab import Lab, lab_down, lab_up
+from dockwiz.lab.lab import Lab, lab_down, lab_up
+from dockwiz.models.intent import Intent
+from dockwiz.models.plan import Plan
+from dockwiz.models.results import ApplyResult
 from dockwiz.netns import run_in_netns
-from dockwiz.plan import Plan, build_plan, observe_material
-from dockwiz.policy import Intent
+from dockwiz.plan import build_plan, observe_material
 
 INTERVAL = 0.005
 
@@ -171,7 +173,7 @@ def one_round(lab: Lab) -> dict[str, float]:
     bundle_dir = host.path(plan.client_bundle or "/etc/dockwiz/clients/dockwiz-client")
     tls_poller = Poller(mtls_probe(lab, bundle_dir), lab.info.netns)
     with Poller(unix_probe(lab)) as unix, tls_poller as tls:
-        result: dict[str, ap.ApplyResult] = {}
+        result: dict[str, ApplyResult] = {}
         figures["apply_downtime_s"] = downtime(
             unix, tls, lambda: result.setdefault("r", ap.apply_plan(host, plan)))
         assert result["r"].ok, result["r"].model_dump_json(indent=2)

@@ -43,7 +43,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
 
-    from dockwiz.lab import lab_down, lab_up
+    from dockwiz.lab.lab import lab_down, lab_up
 
     docker = shutil.which("docker")
     if docker is None:

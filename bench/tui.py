@@ -155,7 +155,7 @@ class PeakRss:
 
 
 def full_flow() -> tuple[PeakRss, float]:
-    from dockwiz.lab import lab_down, lab_up
+    from dockwiz.lab.lab import lab_down, lab_up
 
     lab_dir = Path(tempfile.mkdtemp(prefix="dockwiz-bench-lab-"))
     lab = lab_up(lab_dir / "lab", "fd-socket")

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dockwiz.lab import lab_down, lab_up
+from dockwiz.lab.lab import lab_down, lab_up
 from dockwiz.verify import verify_host
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dockwiz.lab import Lab, lab_down, lab_up
+from dockwiz.lab.lab import Lab, lab_down, lab_up
 
 LabFactory = Callable[..., Lab]
 

@@ -14,9 +14,10 @@ import pytest
 from dockwiz import inspect as inspect_mod
 from dockwiz import pki
 from dockwiz.host import Host
-from dockwiz.plan import Plan, build_plan, observe_material
-from dockwiz.policy import Intent
-from dockwiz.state import DockerVersion, HostState
+from dockwiz.models.host_state import DockerVersion, HostState
+from dockwiz.models.intent import Intent
+from dockwiz.models.plan import Plan
+from dockwiz.plan import build_plan, observe_material
 
 UNIT = "/lib/systemd/system/docker.service"
 

@@ -30,19 +30,17 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
-
 from dockwiz import journal as jr
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
 from dockwiz.host import CommandResult, Host, ServiceManager
+from dockwiz.models.results import ApplyResult, ApplyStep, StepStatus
 from dockwiz.services import choose_manager
 
 if TYPE_CHECKING:
     from dockwiz.dockerapi import ClientFiles
-    from dockwiz.plan import Endpoint, Plan
+    from dockwiz.models.plan import Endpoint, Plan
 
-StepStatus = Literal["ok", "failed", "skipped", "rolled-back", "running"]
 OnStep = Callable[["ApplyStep"], None]
 
 FAULT_ENV = "DOCKWIZ_FAULT"  # test-only: "kill-after:journal", "sleep-after:files", ...
@@ -52,31 +50,6 @@ IMPLICIT_TLS_SLEEP_S = 15.0  # ...and 15 s more when TLS is not explicit on a no
 POLL_INTERVAL_S = 0.03
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names to skip, nothing binds here
 PROBE_TIMEOUT_S = 2.0
-
-
-class ApplyStep(BaseModel):
-    """One step as the admin sees it, live (``on_step``) and in the final report."""
-
-    name: str
-    status: StepStatus
-    detail: str = ""
-    seconds: float = 0.0
-
-
-class ApplyResult(BaseModel):
-    """What happened: success, or the failure, why (dockerd's words) and how it was undone."""
-
-    ok: bool
-    txid: str | None = None
-    steps: list[ApplyStep] = Field(default_factory=list)
-    error: str | None = None
-    failed_step: str | None = None
-    daemon_log: str | None = None
-    rolled_back: bool = False
-    recovery_ok: bool | None = None
-    downtime_s: float | None = None
-    client_bundle: str | None = None
-    journal_path: str = jr.JOURNAL_PATH
 
 
 class ApplyInterrupted(Exception):
@@ -240,7 +213,7 @@ def recover(host: Host, on_step: OnStep | None = None, *,
 
 
 def _still_healthy(host: Host, journal: jr.Journal, steps: _Steps) -> bool:
-    from dockwiz.plan import Plan
+    from dockwiz.models.plan import Plan
 
     try:
         plan = Plan.model_validate_json(host.read_bytes(journal.plan_path))
@@ -896,7 +869,7 @@ def client_files(host: Host, plan: Plan, bundle_dir: str | None) -> ClientFiles 
 # -- rollback ---------------------------------------------------------------------------------
 def _check_unchanged_since(host: Host, journal: jr.Journal, steps: _Steps) -> None:
     """Before undoing a finished apply, note files the admin changed since (they are replaced)."""
-    from dockwiz.plan import Plan
+    from dockwiz.models.plan import Plan
 
     try:
         plan = Plan.model_validate_json(host.read_bytes(journal.plan_path))

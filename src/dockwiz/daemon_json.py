@@ -39,7 +39,7 @@ from pydantic import BaseModel, Field
 
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
-from dockwiz.state import DaemonJsonState, JsonProblem
+from dockwiz.models.host_state import DaemonJsonState, JsonProblem
 
 DEFAULT_PATH = "/etc/docker/daemon.json"
 MAX_DEPTH = 200  # Go allows 10000; a daemon.json is a few levels deep, Python's stack is not.

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dockwiz.plan import Endpoint, Plan
+    from dockwiz.models.plan import Endpoint, Plan
 
 DEV_NULL = "/dev/null"
 
@@ -139,3 +139,9 @@ def render_plan(plan: Plan) -> str:
 
 def _eps(eps: list[Endpoint]) -> str:
     return ", ".join(f"{e.url} ({e.security})" for e in eps) or "none"
+
+
+def plan_diff(plan: Plan, color: bool = False) -> str:
+    """The rendered plan, coloured for a terminal when asked (the plain text stays the contract)."""
+    text = render_plan(plan)
+    return colorize(text) if color else text

@@ -12,7 +12,14 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dockwiz.state import SEVERITY_ORDER, CertInfo, Finding, HostState, Listener, Severity
+from dockwiz.models.host_state import (
+    SEVERITY_ORDER,
+    CertInfo,
+    Finding,
+    HostState,
+    Listener,
+    Severity,
+)
 
 EXPIRY_WARNING = timedelta(days=30)
 MTLS_FIX = (

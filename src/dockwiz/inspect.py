@@ -29,7 +29,7 @@ import psutil
 from dockwiz import daemon_json, findings, procnet, systemd
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
-from dockwiz.state import (
+from dockwiz.models.host_state import (
     CertInfo,
     DaemonProcess,
     DockerVersion,

@@ -54,7 +54,7 @@ from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
-    from dockwiz.state import CertInfo
+    from dockwiz.models.host_state import CertInfo
 
 KeyType = Literal["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
 KEY_TYPES: tuple[str, ...] = get_args(KeyType)
@@ -731,7 +731,7 @@ def cert_info(
     role: Literal["ca", "server", "client", "unknown"] = "unknown",
 ) -> CertInfo:
     """What a certificate file (and its key) holds. Never raises: problems go in ``error``."""
-    from dockwiz.state import CertInfo
+    from dockwiz.models.host_state import CertInfo
 
     info = CertInfo(path=cert_path, role=role, key_path=key_path)
     try:

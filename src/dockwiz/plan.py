@@ -37,11 +37,10 @@ from dockwiz import daemon_json as dj
 from dockwiz import diffs, systemd
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
+from dockwiz.models.host_state import CertInfo, HostState, Listener
+from dockwiz.models.intent import TCP_MODES, Intent, Mode
+from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
 from dockwiz.policy import (
-    TCP_MODES,
-    Intent,
-    Mode,
-    Violation,
     check_intent,
     effective_major,
     is_ip,
@@ -52,7 +51,6 @@ from dockwiz.policy import (
     strip_brackets,
     v27_rules_apply,
 )
-from dockwiz.state import CertInfo, HostState, Listener
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 DROPIN_DIR = "/etc/systemd/system/docker.service.d"
@@ -80,93 +78,6 @@ RELOADABLE_KEYS = frozenset(
     }
 )
 LOG_ROTATING_DRIVERS = frozenset({"json-file", "local"})
-
-
-# -- models -----------------------------------------------------------------------------------
-class FileChange(BaseModel):
-    """One file's before/after text. ``after=None`` deletes; ``before=None`` creates."""
-
-    path: str
-    before: str | None
-    after: str | None
-    mode: int = 0o644
-    uid: int = 0
-    gid: int = 0
-    role: str
-    reason: str
-    mode_before: int | None = None
-
-    @property
-    def changed(self) -> bool:
-        return self.before != self.after or (
-            self.mode_before is not None and self.mode_before != self.mode
-        )
-
-
-class CertAction(BaseModel):
-    """A certificate and key the PKI module makes (or keeps) at apply time."""
-
-    role: Literal["ca", "server", "client"]
-    action: Literal["create", "reuse", "renew"]
-    cert_path: str
-    key_path: str
-    cert_mode: int = 0o444
-    key_mode: int = 0o400
-    dns_names: list[str] = Field(default_factory=list)
-    ip_addresses: list[str] = Field(default_factory=list)
-    key_type: str = "ecdsa-p256"
-    days: int = 365
-    reason: str = ""
-
-
-class ServiceAction(BaseModel):
-    """A service step, in order. ``stage`` is a file written right before this step.
-
-    It exists for one case (DOMAIN §9): switching live-restore on by a reload *before* the
-    restart a hosts/TLS change needs, so running containers survive it. The staged daemon.json is
-    the current one plus ``live-restore: true``; the final files are written after it.
-    """
-
-    kind: Literal["daemon-reload", "reload", "restart"]
-    reason: str
-    stage: FileChange | None = None
-
-
-class Endpoint(BaseModel):
-    url: str
-    security: Literal["socket", "plain", "tls", "mtls"]
-
-
-class Plan(BaseModel):
-    intent: Intent
-    docker_version: str | None = None
-    files: list[FileChange] = Field(default_factory=list)
-    certs: list[CertAction] = Field(default_factory=list)
-    actions: list[ServiceAction] = Field(default_factory=list)
-    endpoints_before: list[Endpoint] = Field(default_factory=list)
-    endpoints_after: list[Endpoint] = Field(default_factory=list)
-    violations: list[Violation] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    client_bundle: str | None = None
-    running_containers: int | None = None
-    exec_start_before: list[str] | None = None
-    exec_start_after: list[str] | None = None
-    daemon_json_after: dict[str, Any] | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        """Nothing to write, issue or restart: applying would change nothing."""
-        return (
-            not any(f.changed for f in self.files)
-            and all(c.action == "reuse" for c in self.certs)
-            and not self.actions
-        )
-
-    def diff(self, color: bool = False) -> str:
-        """Unified diffs per file, then certificates, service actions, modes, endpoints."""
-        text = diffs.render_plan(self)
-        return diffs.colorize(text) if color else text
 
 
 # -- command-line flags -----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dockwiz.state import Listener
+from dockwiz.models.host_state import Listener
 
 PROC = Path("/proc")
 TCP_LISTEN = "0A"

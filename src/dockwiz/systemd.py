@@ -33,7 +33,7 @@ from dockwiz.daemon_json import (
 )
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
-from dockwiz.state import DropIn, SocketUnitState, UnitState
+from dockwiz.models.host_state import DropIn, SocketUnitState, UnitState
 
 # Highest precedence first (systemd.unit(5), "Unit File Load Path", system manager).
 UNIT_DIRS: tuple[str, ...] = (

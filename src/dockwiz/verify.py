@@ -36,7 +36,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pydantic import BaseModel, Field
 
 from dockwiz import pki
 from dockwiz.dockerapi import (
@@ -55,11 +54,12 @@ from dockwiz.dockerapi import (
     tls_request,
 )
 from dockwiz.errors import DockwizError
+from dockwiz.models.results import DetectedMode, Handoff, Probe, VerifyReport
 from dockwiz.netns import in_host_netns
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
-    from dockwiz.state import HostState
+    from dockwiz.models.host_state import HostState
 
 __all__ = [
     "FAILURES",
@@ -74,7 +74,6 @@ __all__ = [
     "verify_host",
 ]
 
-Mode = Literal["unix", "ssh", "tcp", "tls", "mtls", "unknown"]
 MODES: tuple[str, ...] = ("unix", "ssh", "tls", "mtls")
 DEFAULT_CLIENT = "dockwiz-client"
 PLAIN_PORT = 2375
@@ -125,55 +124,6 @@ def failure_for(outcome: ProbeOutcome) -> str | None:
     if outcome.ok or outcome.kind is None:
         return None
     return FAILURE_OF_KIND.get(outcome.kind)
-
-
-class Probe(BaseModel):
-    """One thing verify tried, what it saw, and whether that is what a secured daemon does."""
-
-    id: str
-    title: str
-    target: str
-    expect: Literal["succeed", "fail"]
-    outcome: Literal["succeeded", "failed", "skipped"]
-    passed: bool
-    saw: str
-    cause: str | None = None
-    fix: str | None = None
-    failure_id: str | None = None
-    warning: str | None = None
-    cis: str | None = None
-    duration_s: float = 0.0
-
-
-class Handoff(BaseModel):
-    """What to give the user of the daemon: the bundle, env.sh, and a docker context line."""
-
-    bundle_dir: str
-    endpoint: str
-    env_sh: str
-    context_create: str
-    # Where the bundle is on THIS machine when the host root is not "/" (a lab): the host
-    # path above is what the daemon's host and a copied bundle use, not a path you can open here.
-    local_dir: str | None = None
-
-
-class VerifyReport(BaseModel):
-    host: str
-    mode: Mode
-    detected_mode: Mode
-    expected_mode: str | None = None
-    endpoints: list[str] = Field(default_factory=list)
-    bundle: str | None = None
-    probes: list[Probe] = Field(default_factory=list)
-    passed: bool = False
-    warnings: list[str] = Field(default_factory=list)
-    handoff: Handoff | None = None
-    summary: str = ""
-    duration_s: float = 0.0
-
-    @property
-    def failed(self) -> list[Probe]:
-        return [p for p in self.probes if not p.passed]
 
 
 class Why(NamedTuple):
@@ -241,8 +191,8 @@ class _Target:
 class _Ctx:
     host: Host
     state: HostState | None
-    mode: Mode
-    detected: Mode
+    mode: DetectedMode
+    detected: DetectedMode
     unix: list[Endpoint]
     tcp: list[Endpoint]
     targets: list[_Target]
@@ -271,7 +221,7 @@ class _Ctx:
             return self.host.path(host_path)
 
 
-def detect_mode(state: HostState | None, endpoints: list[Endpoint]) -> Mode:
+def detect_mode(state: HostState | None, endpoints: list[Endpoint]) -> DetectedMode:
     """The mode the configuration amounts to (not what was asked for)."""
     if not any(ep.kind == "tcp" for ep in endpoints):
         return "unix" if endpoints else "unknown"
@@ -343,7 +293,7 @@ def _resolve_bundle(host: Host, bundle_dir: Path | None) -> tuple[Path, str]:
     return host.path(shown), shown
 
 
-def _load_bundle(directory: Path, mode: Mode) -> tuple[ClientFiles | None, str | None]:
+def _load_bundle(directory: Path, mode: DetectedMode) -> tuple[ClientFiles | None, str | None]:
     files = ClientFiles.from_dir(directory)
     if not directory.is_dir():
         return None, "no such directory"
@@ -1243,7 +1193,7 @@ def verify_host(
     if not eps:
         eps = [parse_endpoint("unix:///var/run/docker.sock")]
     detected = detect_mode(state, eps)
-    mode: Mode = expected_mode if expected_mode is not None else detected  # type: ignore[assignment]
+    mode: DetectedMode = expected_mode if expected_mode is not None else detected  # type: ignore[assignment]
     addresses = _netns_addresses(host)
     tcp = [ep for ep in eps if ep.kind == "tcp"]
     local_bundle, shown = _resolve_bundle(host, bundle_dir)

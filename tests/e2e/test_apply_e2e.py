@@ -28,9 +28,11 @@ from dockwiz import journal as jr
 from dockwiz.dockerapi import ping_endpoint
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
-from dockwiz.lab import Lab, lab_down, lab_up
-from dockwiz.plan import Plan, build_plan, observe_material, save_plan
-from dockwiz.policy import Hardening, Intent
+from dockwiz.lab.lab import Lab, lab_down, lab_up
+from dockwiz.models.intent import Hardening, Intent
+from dockwiz.models.plan import Plan
+from dockwiz.models.results import ApplyResult
+from dockwiz.plan import build_plan, observe_material, save_plan
 
 pytestmark = pytest.mark.e2e
 
@@ -226,7 +228,7 @@ def test_commented_json_repaired_or_restored_byte_for_byte(lab_factory: Any) -> 
 
 
 # -- faults (shared fd-socket lab; ``clean`` asserts it is left byte-identical) ---------------
-def _assert_rolled_back(result: ap.ApplyResult, lab: Lab, host: Host, plan: Plan) -> None:
+def _assert_rolled_back(result: ApplyResult, lab: Lab, host: Host, plan: Plan) -> None:
     assert not result.ok, result.model_dump_json(indent=2)
     assert result.rolled_back and result.recovery_ok, result.model_dump_json(indent=2)
     old_endpoints_answer(host, plan)

@@ -20,8 +20,9 @@ from dockwiz import apply as ap
 from dockwiz import journal as jr
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
-from dockwiz.plan import Endpoint, FileChange, Plan, ServiceAction, build_plan, observe_material
-from dockwiz.policy import Intent
+from dockwiz.models.intent import Intent
+from dockwiz.models.plan import Endpoint, FileChange, Plan, ServiceAction
+from dockwiz.plan import build_plan, observe_material
 from dockwiz.services import SystemdManager
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ from dockwiz.daemon_json import (
     unknown_keys,
     unknown_keys_message,
 )
-from dockwiz.lab import Lab, lab_down, lab_up
+from dockwiz.lab.lab import Lab, lab_down, lab_up
 from dockwiz.systemd import conflict_message, parse_dockerd_args, read_docker_unit
 
 pytestmark = pytest.mark.e2e

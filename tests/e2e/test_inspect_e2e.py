@@ -16,8 +16,8 @@ from typing import Any
 import psutil
 import pytest
 
-from dockwiz.lab import Lab, lab_down
-from dockwiz.state import HostState
+from dockwiz.lab.lab import Lab, lab_down
+from dockwiz.models.host_state import HostState
 
 pytestmark = pytest.mark.e2e
 

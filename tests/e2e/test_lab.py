@@ -14,7 +14,7 @@ import pytest
 
 from dockwiz.dockerapi import ping_unix
 from dockwiz.errors import DockwizError
-from dockwiz.lab import SCENARIOS, Lab, lab_down, lab_up, open_lab
+from dockwiz.lab.lab import SCENARIOS, Lab, lab_down, lab_up, open_lab
 from dockwiz.procnet import listeners_of
 
 pytestmark = pytest.mark.e2e

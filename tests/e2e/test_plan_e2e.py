@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from dockwiz.diffs import plan_diff
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
-from dockwiz.plan import Plan, build_plan, load_plan, observe_material, plan_for_host
-from dockwiz.policy import Hardening, Intent, Mode
+from dockwiz.models.intent import Hardening, Intent, Mode
+from dockwiz.models.plan import Plan
+from dockwiz.plan import build_plan, load_plan, observe_material, plan_for_host
 from plan_helpers import apply_certs, apply_files
 
 pytestmark = pytest.mark.e2e
@@ -51,7 +53,7 @@ def _plan_apply_restart(host: Host, intent: Intent) -> Plan:
     if any(a.kind == "daemon-reload" for a in plan.actions):
         assert host.services.daemon_reload().ok
     result = host.services.restart()
-    assert result.ok, f"dockerd rejected the plan:\n{result.stderr}\n{plan.diff()}"
+    assert result.ok, f"dockerd rejected the plan:\n{result.stderr}\n{plan_diff(plan)}"
     return plan
 
 
@@ -79,7 +81,7 @@ def test_dockerd_accepts_the_plan(lab_factory, scenario: str, mode: Mode) -> Non
         _prove_mtls(host, plan, lab.info.address)
 
     _state, again = plan_for_host(host, intent)
-    assert again.is_empty, again.diff()
+    assert again.is_empty, plan_diff(again)
 
 
 def _drop_userns_remap(host: Host) -> None:

@@ -23,9 +23,10 @@ from dockwiz import apply as ap
 from dockwiz import journal as jr
 from dockwiz.dockerapi import ClientFiles, ping_endpoint
 from dockwiz.inspect import inspect_host
+from dockwiz.models.intent import Intent
+from dockwiz.models.plan import Plan
 from dockwiz.netns import run_in_netns
-from dockwiz.plan import Plan, plan_for_host
-from dockwiz.policy import Intent
+from dockwiz.plan import plan_for_host
 from dockwiz.verify import verify_host
 from systemd_host import CONTAINER_ADDRESS, SessionContainer, SystemdContainerHost, file_state
 

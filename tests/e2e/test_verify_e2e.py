@@ -14,7 +14,8 @@ import sys
 import pytest
 
 from dockwiz import pki
-from dockwiz.verify import VerifyReport, verify_host
+from dockwiz.models.results import VerifyReport
+from dockwiz.verify import verify_host
 
 pytestmark = pytest.mark.e2e
 

@@ -13,13 +13,13 @@ from ui_fixtures import FixedBackend, fixed_app, host_state
 
 from dockwiz.errors import DockwizError
 from dockwiz.journal import FileRecord, Journal
-from dockwiz.screens.apply import ApplyScreen
-from dockwiz.screens.certs import CertificatesScreen
-from dockwiz.screens.dialogs import ConfirmDialog, ErrorDialog, HelpScreen
-from dockwiz.screens.inspect import InspectScreen
-from dockwiz.screens.mode import ModeScreen
-from dockwiz.screens.preview import PreviewScreen
-from dockwiz.widgets.rows import Rows
+from dockwiz.tui.screens.apply import ApplyScreen
+from dockwiz.tui.screens.certs import CertificatesScreen
+from dockwiz.tui.screens.dialogs import ConfirmDialog, ErrorDialog, HelpScreen
+from dockwiz.tui.screens.inspect import InspectScreen
+from dockwiz.tui.screens.mode import ModeScreen
+from dockwiz.tui.screens.preview import PreviewScreen
+from dockwiz.tui.widgets.rows import Rows
 
 pytestmark = pytest.mark.ui
 

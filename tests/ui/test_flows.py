@@ -20,18 +20,18 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton, Static
 
-from dockwiz.app import DockwizApp, make_app
 from dockwiz.host import Host
-from dockwiz.lab import Lab
-from dockwiz.screens.apply import ApplyScreen
-from dockwiz.screens.certs import CertificatesScreen
-from dockwiz.screens.dialogs import ConfirmDialog, ErrorDialog
-from dockwiz.screens.hardening import HardeningScreen
-from dockwiz.screens.inspect import InspectScreen
-from dockwiz.screens.mode import ModeScreen
-from dockwiz.screens.preview import PreviewScreen
-from dockwiz.screens.verify import VerifyScreen
-from dockwiz.widgets.rows import Rows
+from dockwiz.lab.lab import Lab
+from dockwiz.tui.app import DockwizApp, make_app
+from dockwiz.tui.screens.apply import ApplyScreen
+from dockwiz.tui.screens.certs import CertificatesScreen
+from dockwiz.tui.screens.dialogs import ConfirmDialog, ErrorDialog
+from dockwiz.tui.screens.hardening import HardeningScreen
+from dockwiz.tui.screens.inspect import InspectScreen
+from dockwiz.tui.screens.mode import ModeScreen
+from dockwiz.tui.screens.preview import PreviewScreen
+from dockwiz.tui.screens.verify import VerifyScreen
+from dockwiz.tui.widgets.rows import Rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ui]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from dockwiz.lab import lab_down, open_lab
+from dockwiz.lab.lab import lab_down, open_lab
 
 pytestmark = pytest.mark.ui
 

@@ -11,13 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dockwiz.app import DockwizApp, StepCallback, make_app
-from dockwiz.apply import ApplyResult, ApplyStep
 from dockwiz.host import Host
 from dockwiz.journal import Journal
-from dockwiz.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
-from dockwiz.policy import Intent, Mode, Violation, allowed_modes, check_intent
-from dockwiz.state import (
+from dockwiz.models.host_state import (
     CertInfo,
     DaemonJsonState,
     DaemonProcess,
@@ -29,7 +25,11 @@ from dockwiz.state import (
     TlsSettings,
     UnitState,
 )
-from dockwiz.verify import Handoff, Probe, VerifyReport
+from dockwiz.models.intent import Intent, Mode, Violation
+from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
+from dockwiz.models.results import ApplyResult, ApplyStep, Handoff, Probe, VerifyReport
+from dockwiz.policy import allowed_modes, check_intent
+from dockwiz.tui.app import DockwizApp, StepCallback, make_app
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -28,8 +28,9 @@ from dockwiz import apply as ap
 from dockwiz import journal as jr
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host
-from dockwiz.plan import Endpoint, FileChange, Plan, ServiceAction
-from dockwiz.policy import Intent
+from dockwiz.models.intent import Intent
+from dockwiz.models.plan import Endpoint, FileChange, Plan, ServiceAction
+from dockwiz.models.results import ApplyStep
 
 SOCK = "/var/run/docker.sock"
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -190,7 +191,7 @@ def _dropin_change() -> FileChange:
 
 # -- success ----------------------------------------------------------------------------------
 def test_success_writes_files_with_mode_and_marks_done(host: Host, daemon: StandInDaemon) -> None:
-    seen: list[ap.ApplyStep] = []
+    seen: list[ApplyStep] = []
     plan = _plan([_json_change(host, '{\n  "debug": false\n}\n', 0o600), _dropin_change()],
                  daemon_reload=True)
     result = ap.apply_plan(host, plan, on_step=seen.append, manager=daemon)

@@ -28,7 +28,7 @@ from dockwiz.daemon_json import (
 )
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
-from dockwiz.lab_scenarios import SEED_001_DAEMON_JSON
+from dockwiz.lab.scenarios import SEED_001_DAEMON_JSON
 
 # Seed 001: the "hardened" daemon.json of the tutorial, with its // comments (as the lab
 # scenario commented-json lays it out).

@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dockwiz.findings import evaluate, merged_endpoints
-from dockwiz.procnet import is_loopback
-from dockwiz.state import (
+from dockwiz.models.host_state import (
     SEVERITY_ORDER,
     CertInfo,
     DaemonJsonState,
@@ -21,6 +20,7 @@ from dockwiz.state import (
     SocketFile,
     TlsSettings,
 )
+from dockwiz.procnet import is_loopback
 
 
 def tcp(host: str, port: int, source: str = "daemon.json") -> Listener:

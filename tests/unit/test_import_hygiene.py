@@ -15,8 +15,8 @@ import pytest
 
 import dockwiz
 
-UI_MODULES = {"dockwiz.app", "dockwiz.commands.tui"}
-UI_PACKAGES = ("dockwiz.screens", "dockwiz.widgets")
+UI_MODULES = {"dockwiz.commands.tui"}
+UI_PACKAGES = ("dockwiz.tui",)
 
 
 def core_modules() -> list[str]:

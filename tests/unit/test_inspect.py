@@ -36,8 +36,8 @@ from dockwiz.inspect import (
     resolve_in_root,
     to_listener,
 )
-from dockwiz.lab import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
-from dockwiz.state import HostState
+from dockwiz.lab.lab import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
+from dockwiz.models.host_state import HostState
 
 SEED_001 = """{
   "icc": false, // prevent inter-container communication on default bridge

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dockwiz.lab import SCENARIOS, Lab, LabInfo, _failure_reason, lab_argv
+from dockwiz.lab.lab import SCENARIOS, Lab, LabInfo, _failure_reason, lab_argv
 
 
 def _lab(tmp_path: Path) -> Lab:

@@ -14,19 +14,21 @@ from hypothesis import strategies as st
 
 from dockwiz import daemon_json as dj
 from dockwiz import diffs, systemd
+from dockwiz.diffs import plan_diff
 from dockwiz.errors import DockwizError
 from dockwiz.inspect import merge_tls
+from dockwiz.models.host_state import Listener
+from dockwiz.models.intent import Hardening, Intent, Mode
+from dockwiz.models.plan import Plan
 from dockwiz.plan import (
     DROPIN_PATH,
-    Plan,
     build_plan,
     load_plan,
     rewrite_exec_start,
     save_plan,
     split_flags,
 )
-from dockwiz.policy import Hardening, Intent, Mode, is_loopback
-from dockwiz.state import Listener
+from dockwiz.policy import is_loopback
 from plan_helpers import (
     SEED_002_OVERRIDE,
     SEEDS,
@@ -68,7 +70,7 @@ def test_golden_diff(seed: str, mode: Mode, tmp_path: Path, pinned: None) -> Non
     if seed in RUNNING:  # as on the real host: these configs start, seed 001/003's do not
         state = state.model_copy(update={"daemon_running": True, "running_containers": 2})
     plan = build_plan(state, intent)
-    text = plan.diff()
+    text = plan_diff(plan)
     golden = GOLDEN / f"{seed}-{mode.value}.diff"
     if UPDATE or not golden.exists():
         GOLDEN.mkdir(exist_ok=True)
@@ -89,8 +91,8 @@ def test_idempotent_from_every_seed(seed: str, mode: Mode, tmp_path: Path, pinne
     apply_files(root, first)
     apply_certs(root, first)
     again = plan_for(root, intent)
-    assert again.is_empty, again.diff()
-    assert "No changes" in again.diff()
+    assert again.is_empty, plan_diff(again)
+    assert "No changes" in plan_diff(again)
 
 
 # -- what the plans contain -------------------------------------------------------------------
@@ -151,7 +153,7 @@ def test_seed001_comments_are_repaired_and_shown(tmp_path: Path, pinned: None) -
     data = json.loads(change.after)
     assert list(data)[:2] == ["icc", "userns-remap"]  # order kept
     assert "tlsverify" not in data and data["log-driver"] == "local"
-    assert "-  \"icc\": false, // prevent" in plan.diff()
+    assert "-  \"icc\": false, // prevent" in plan_diff(plan)
     assert [a.kind for a in plan.actions] == ["restart"]
 
 
@@ -216,7 +218,7 @@ def test_before_27_tls_on_remote_is_a_loud_warning(tmp_path: Path, pinned: None)
     plan = plan_for(root, Intent(mode=Mode.TLS, listen_host="10.0.0.5"))
     assert any("15 s" in w and "next upgrade" in w for w in plan.warnings)
     assert any(not v.blocking for v in plan.violations)
-    assert "WARNING" in plan.diff()
+    assert "WARNING" in plan_diff(plan)
 
 
 def test_docker_version_override(tmp_path: Path, pinned: None) -> None:
@@ -257,7 +259,7 @@ def test_loose_daemon_json_mode_is_tightened(tmp_path: Path, pinned: None) -> No
     plan = plan_for(root, Intent(mode=Mode.UNIX))
     (change,) = plan.files
     assert change.before == change.after and change.mode == 0o644
-    assert "was 0666" in plan.diff()
+    assert "was 0666" in plan_diff(plan)
     assert plan.actions == []
 
 
@@ -281,9 +283,9 @@ def test_other_conflicting_flags_are_dropped(tmp_path: Path, pinned: None) -> No
 def test_diff_colour_only_when_asked(tmp_path: Path, pinned: None) -> None:
     root = make_root(tmp_path, "{}\n", {})
     plan = plan_for(root, intent_for(Mode.MTLS))
-    assert "\x1b[" not in plan.diff()
-    coloured = plan.diff(color=True)
-    assert "\x1b[32m+" in coloured and diffs.strip_color(coloured) == plan.diff()
+    assert "\x1b[" not in plan_diff(plan)
+    coloured = plan_diff(plan, color=True)
+    assert "\x1b[32m+" in coloured and diffs.strip_color(coloured) == plan_diff(plan)
 
 
 def test_save_and_load(tmp_path: Path, pinned: None) -> None:
@@ -423,7 +425,7 @@ def test_property_no_unauthenticated_remote_tcp_and_idempotent(
         apply_files(root, plan)
         apply_certs(root, plan)
         again = plan_for(root, intent)
-        assert again.is_empty, again.diff()
+        assert again.is_empty, plan_diff(again)
 
 
 def test_property_strategy_covers_the_seed002_line() -> None:
@@ -488,7 +490,7 @@ def test_cli_bad_input_exits_2(extra: list[str], needle: str, tmp_path: Path, pi
 
 
 def test_no_unit_and_flags_dockwiz_cannot_change(tmp_path: Path, pinned: None) -> None:
-    from dockwiz.state import DaemonProcess, UnitState
+    from dockwiz.models.host_state import DaemonProcess, UnitState
 
     root = make_root(tmp_path, "{}\n", {})
     base = observe(root, Intent(mode=Mode.UNIX))

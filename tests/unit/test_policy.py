@@ -8,19 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dockwiz.models.host_state import DaemonJsonState, DockerVersion, HostState, Listener
+from dockwiz.models.intent import HARDENING_OPTIONS, MODE_DESCRIPTIONS, Hardening, Intent, Mode
 from dockwiz.policy import (
-    HARDENING_OPTIONS,
-    MODE_DESCRIPTIONS,
-    Hardening,
-    Intent,
-    Mode,
     allowed_modes,
     check_intent,
     is_loopback,
     parse_listen,
     resolve_listen_host,
 )
-from dockwiz.state import DaemonJsonState, DockerVersion, HostState, Listener
 
 
 def state(version: str | None = "27.3.1", **extra: object) -> HostState:

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwiz.host import Host
-from dockwiz.lab_scenarios import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
+from dockwiz.lab.scenarios import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
 from dockwiz.systemd import (
     DEFAULT_UNIX_SOCKET,
     SystemdError,

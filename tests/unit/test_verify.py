@@ -32,10 +32,10 @@ from dockwiz import pki
 from dockwiz.cli import main
 from dockwiz.dockerapi import ClientFiles, ping_endpoint
 from dockwiz.host import Host
+from dockwiz.models.results import VerifyReport
 from dockwiz.verify import (
     FAILURE_OF_KIND,
     FAILURES,
-    VerifyReport,
     cert_facts,
     explain_name_mismatch,
     failure_for,

@@ -34,7 +34,7 @@ def host_from_args(args: argparse.Namespace) -> Host:
         return cached
     lab_dir = getattr(args, "lab", None)
     if lab_dir:
-        from dockwiz.lab import open_lab
+        from dockwiz.lab.lab import open_lab
 
         host = open_lab(Path(lab_dir)).host()
     else:

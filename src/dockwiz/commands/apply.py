@@ -19,6 +19,7 @@ from dockwiz.commands._common import (
     use_color,
 )
 from dockwiz.commands.plan import add_plan_args, intent_from_args
+from dockwiz.diffs import plan_diff
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
@@ -26,10 +27,10 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
-    from dockwiz.apply import ApplyResult, ApplyStep
     from dockwiz.host import Host, ServiceManager
     from dockwiz.journal import Journal
-    from dockwiz.plan import Plan
+    from dockwiz.models.plan import Plan
+    from dockwiz.models.results import ApplyResult, ApplyStep
 
 EXIT_OK = 0
 EXIT_FAILED_RECOVERED = 1
@@ -249,7 +250,7 @@ def run_apply(args: argparse.Namespace) -> int:
             print_("nothing to do: the host already matches the plan")
         return EXIT_OK
     if not args.json:
-        sys.stdout.write(plan.diff(color=use_color(args)))
+        sys.stdout.write(plan_diff(plan, color=use_color(args)))
         sys.stdout.flush()
     if args.dry_run:
         steps = _dry_run_steps(plan)
@@ -266,7 +267,7 @@ def run_apply(args: argparse.Namespace) -> int:
         if _offer_live_restore(args):
             args.hardening = ",".join(filter(None, [args.hardening, "live-restore"]))
             plan = _load_or_build_plan(host, args)
-            sys.stdout.write(plan.diff(color=use_color(args)))
+            sys.stdout.write(plan_diff(plan, color=use_color(args)))
             sys.stdout.flush()
     if not _confirm(args, f"Apply this change to {host.label}?"):
         print_("not applied")

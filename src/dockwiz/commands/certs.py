@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
     from dockwiz.host import Host
+    from dockwiz.models.host_state import CertInfo
     from dockwiz.pki import ClientBundle, Issued
-    from dockwiz.state import CertInfo
 
 DAEMON_TLS_DIR = "/etc/docker/tls"  # kept equal to pki.DAEMON_TLS_DIR (checked by a test)
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")

@@ -22,7 +22,7 @@ from dockwiz.commands._common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dockwiz.state import HostState
+    from dockwiz.models.host_state import HostState
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 from dockwiz.commands._common import print_json
 
 if TYPE_CHECKING:
-    from dockwiz.lab import Lab
+    from dockwiz.lab.lab import Lab
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
-    from dockwiz.lab import SCENARIOS
+    from dockwiz.lab.lab import SCENARIOS
 
     sub = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
     up = sub.add_parser("up", help="lay out a lab host and start its dockerd")
@@ -61,7 +61,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from dockwiz.lab import SCENARIOS, lab_up
+    from dockwiz.lab.lab import SCENARIOS, lab_up
 
     spec = SCENARIOS[args.scenario]
     if spec.slow_start_s >= 5 and not args.json:
@@ -80,7 +80,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _describe(lab: Lab) -> None:
-    from dockwiz.lab import SCENARIOS, lab_is_up, lab_state
+    from dockwiz.lab.lab import SCENARIOS, lab_is_up, lab_state
 
     info = lab.info
     spec = SCENARIOS.get(info.scenario)
@@ -111,7 +111,7 @@ def _describe(lab: Lab) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from dockwiz.lab import lab_state, open_lab
+    from dockwiz.lab.lab import lab_state, open_lab
 
     lab = open_lab(Path(args.dir))
     if args.json:
@@ -123,7 +123,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _exec_in_lab(directory: str, argv: list[str], extra_env: dict[str, str] | None = None) -> int:
     from dockwiz.errors import DockwizError
-    from dockwiz.lab import lab_command, lab_is_up, open_lab
+    from dockwiz.lab.lab import lab_command, lab_is_up, open_lab
 
     lab = open_lab(Path(directory))
     if not lab_is_up(lab):
@@ -164,7 +164,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _down(args: argparse.Namespace) -> int:
-    from dockwiz.lab import lab_down, open_lab
+    from dockwiz.lab.lab import lab_down, open_lab
 
     open_lab(Path(args.dir))  # a directory that holds no lab is an error, not a silent success
     lab_down(Path(args.dir))
@@ -174,7 +174,7 @@ def _down(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from dockwiz.errors import DockwizError
-    from dockwiz.lab import lab_dirs, lab_state, open_lab
+    from dockwiz.lab.lab import lab_dirs, lab_state, open_lab
 
     rows = []
     for netns, directory in lab_dirs().items():

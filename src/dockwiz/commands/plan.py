@@ -14,10 +14,11 @@ from dockwiz.commands._common import (
     print_json,
     use_color,
 )
+from dockwiz.diffs import plan_diff
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
-    from dockwiz.policy import Intent
+    from dockwiz.models.intent import Intent
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
@@ -63,14 +64,15 @@ def add_plan_args(parser: argparse.ArgumentParser, *, mode_required: bool) -> No
 def _lab_address(args: argparse.Namespace) -> str | None:
     if not getattr(args, "lab", None):
         return None
-    from dockwiz.lab import open_lab
+    from dockwiz.lab.lab import open_lab
 
     return open_lab(Path(args.lab)).info.address
 
 
 def intent_from_args(args: argparse.Namespace) -> Intent:
+    from dockwiz.models.intent import Hardening, Intent, Mode
     from dockwiz.pki import split_sans
-    from dockwiz.policy import Hardening, Intent, Mode, parse_listen
+    from dockwiz.policy import parse_listen
 
     mode = Mode(args.mode)
     host: str | None = None
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(plan)
     else:
-        sys.stdout.write(plan.diff(color=use_color(args)))
+        sys.stdout.write(plan_diff(plan, color=use_color(args)))
         if args.save:
             print(f"\nplan saved to {args.save}: apply it with 'dockwiz apply {args.save}'")
     return 0

@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         from dockwiz.host import Host
 
         return _wizard(Host(getattr(args, "root", "/") or "/"), None)
-    from dockwiz.lab import lab_down, lab_up, open_lab
+    from dockwiz.lab.lab import lab_down, lab_up, open_lab
 
     if lab_arg:
         lab = open_lab(Path(lab_arg))
@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _explain_slow_start(scenario: str) -> None:
     """A newcomer must not mistake dockerd's deliberate start-up sleep for a hang."""
-    from dockwiz.lab import SCENARIOS
+    from dockwiz.lab.lab import SCENARIOS
 
     spec = SCENARIOS.get(scenario)
     if spec is not None and spec.slow_start_s and spec.slow_start_s >= 5:
@@ -73,7 +73,7 @@ def _explain_slow_start(scenario: str) -> None:
 
 def _wizard(host: Host, lab_note: str | None, listen_host: str | None = None) -> int:
     """Run the wizard; on a lab, TCP modes default to the lab's own address (as the CLI does)."""
-    from dockwiz.app import make_app
+    from dockwiz.tui.app import make_app
 
     app = make_app(host, lab_note=lab_note, listen_host=listen_host)
     result = app.run()

@@ -22,7 +22,7 @@ from dockwiz.commands._common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from dockwiz.verify import Probe, VerifyReport
+    from dockwiz.models.results import Probe, VerifyReport
 
 MODES = ("unix", "ssh", "tls", "mtls")
 

@@ -11,12 +11,12 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 
-from dockwiz.screens.base import WizardScreen
-from dockwiz.widgets import render
-from dockwiz.widgets.rows import Row, Rows
+from dockwiz.tui.screens.base import WizardScreen
+from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.rows import Row, Rows
 
 if TYPE_CHECKING:
-    from dockwiz.apply import ApplyResult, ApplyStep
+    from dockwiz.models.results import ApplyResult, ApplyStep
 
 STATUS_STYLE: dict[str, tuple[str, str]] = {
     "ok": ("ok", "$text-success"),
@@ -177,6 +177,6 @@ class ApplyScreen(WizardScreen):
         if result is None or not result.ok:
             self.notify("Verify follows a successful apply.")
             return
-        from dockwiz.screens.verify import VerifyScreen
+        from dockwiz.tui.screens.verify import VerifyScreen
 
         self.app.push_screen(VerifyScreen())

@@ -11,7 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from dockwiz.widgets.rows import Rows
+from dockwiz.tui.widgets.rows import Rows
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -12,10 +12,10 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerState
 
-from dockwiz.widgets.steps import StepBar
+from dockwiz.tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from dockwiz.app import Backend, DockwizApp, WizardState
+    from dockwiz.tui.app import Backend, DockwizApp, WizardState
 
 
 class WizardScreen(Screen[None]):
@@ -31,7 +31,7 @@ class WizardScreen(Screen[None]):
 
     @property
     def dockwiz(self) -> DockwizApp:
-        from dockwiz.app import DockwizApp
+        from dockwiz.tui.app import DockwizApp
 
         return cast(DockwizApp, self.app)
 

@@ -12,19 +12,13 @@ from textual.content import Content
 from textual.validation import Function, Integer
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
-from dockwiz.policy import (
-    MODE_DESCRIPTIONS,
-    TCP_MODES,
-    Mode,
-    Violation,
-    resolve_listen_host,
-    valid_host,
-)
-from dockwiz.screens.base import WizardScreen
-from dockwiz.widgets import render
+from dockwiz.models.intent import MODE_DESCRIPTIONS, TCP_MODES, Mode, Violation
+from dockwiz.policy import resolve_listen_host, valid_host
+from dockwiz.tui.screens.base import WizardScreen
+from dockwiz.tui.widgets import render
 
 if TYPE_CHECKING:
-    from dockwiz.state import HostState
+    from dockwiz.models.host_state import HostState
 
 MODE_TITLES: dict[Mode, str] = {
     Mode.UNIX: "Unix socket only (local users)",
@@ -61,7 +55,7 @@ class ModeScreen(WizardScreen):
         if choices.mode is None:
             choices.mode = recommended_mode(state)
         if choices.listen_host is None:
-            from dockwiz.policy import Intent
+            from dockwiz.models.intent import Intent
 
             choices.listen_host = resolve_listen_host(state, Intent(mode=Mode.MTLS))
         with VerticalScroll(classes="step-body"):
@@ -200,7 +194,7 @@ class ModeScreen(WizardScreen):
 
     def confirm_warnings(self, warnings: list[Violation]) -> None:
         """Allowed but unsafe choices (older Docker) need an explicit yes, never a silent pass."""
-        from dockwiz.screens.dialogs import ConfirmDialog
+        from dockwiz.tui.screens.dialogs import ConfirmDialog
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -221,10 +215,10 @@ class ModeScreen(WizardScreen):
         self.query_one("#refusal").display = False
         mode = Mode(self.wizard.choices.mode or Mode.UNIX)
         if mode in TCP_MODES:
-            from dockwiz.screens.certs import CertificatesScreen
+            from dockwiz.tui.screens.certs import CertificatesScreen
 
             self.app.push_screen(CertificatesScreen())
         else:
-            from dockwiz.screens.hardening import HardeningScreen
+            from dockwiz.tui.screens.hardening import HardeningScreen
 
             self.app.push_screen(HardeningScreen())

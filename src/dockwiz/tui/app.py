@@ -25,13 +25,12 @@ from textual.worker import Worker, WorkerState
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
-    from dockwiz.apply import ApplyResult, ApplyStep
     from dockwiz.host import Host
     from dockwiz.journal import Journal
-    from dockwiz.plan import Plan
-    from dockwiz.policy import Intent, Mode, Violation
-    from dockwiz.state import HostState
-    from dockwiz.verify import VerifyReport
+    from dockwiz.models.host_state import HostState
+    from dockwiz.models.intent import Intent, Mode, Violation
+    from dockwiz.models.plan import Plan
+    from dockwiz.models.results import ApplyResult, ApplyStep, VerifyReport
 
 StepCallback = Callable[["ApplyStep"], None]
 
@@ -171,7 +170,7 @@ class WizardState:
 
     def intent(self) -> Intent:
         """The choices as the core's Intent; a bad value raises pydantic's ValidationError."""
-        from dockwiz.policy import Hardening, Intent, Mode
+        from dockwiz.models.intent import Hardening, Intent, Mode
 
         c = self.choices
         data: dict[str, Any] = {
@@ -245,7 +244,7 @@ class DockwizApp(App[int]):
         return self._clock() if self._clock is not None else datetime.now(UTC)
 
     def on_mount(self) -> None:
-        from dockwiz.screens.inspect import InspectScreen
+        from dockwiz.tui.screens.inspect import InspectScreen
 
         self._exit_on_signals()
         self.push_screen(InspectScreen())
@@ -277,7 +276,7 @@ class DockwizApp(App[int]):
         return None
 
     def action_request_quit(self) -> None:
-        from dockwiz.screens.dialogs import ConfirmDialog
+        from dockwiz.tui.screens.dialogs import ConfirmDialog
 
         reason = self.pending_work()
         if reason is None:
@@ -293,7 +292,7 @@ class DockwizApp(App[int]):
         )
 
     def action_help(self) -> None:
-        from dockwiz.screens.dialogs import HelpScreen
+        from dockwiz.tui.screens.dialogs import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -301,7 +300,7 @@ class DockwizApp(App[int]):
     # -- the one place worker errors become dialogs -------------------------------------------
     def show_worker_error(self, worker: Worker[Any]) -> None:
         """A DockwizError shows its message and hint; anything else is a bug, said plainly."""
-        from dockwiz.screens.dialogs import ErrorDialog
+        from dockwiz.tui.screens.dialogs import ErrorDialog
 
         error = worker.error
         if isinstance(error, DockwizError):

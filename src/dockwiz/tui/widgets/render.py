@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from textual.content import Content
 
 from dockwiz.findings import merged_endpoints
-from dockwiz.widgets.rows import Row
+from dockwiz.tui.widgets.rows import Row
 
 if TYPE_CHECKING:
-    from dockwiz.state import CertInfo, Finding, HostState, Listener
+    from dockwiz.models.host_state import CertInfo, Finding, HostState, Listener
 
 SEVERITY_STYLE: dict[str, str] = {
     "critical": "bold $text-error",
@@ -123,7 +123,7 @@ def finding_rows(findings: Sequence[Finding]) -> list[Row]:
     """Findings worst first: severity in words, CIS id, what, why and the fix."""
     if not findings:
         return [("", Content.styled("No findings: nothing insecure was seen.", "$text-success"))]
-    from dockwiz.state import SEVERITY_ORDER
+    from dockwiz.models.host_state import SEVERITY_ORDER
 
     ordered = sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.id))
     return [

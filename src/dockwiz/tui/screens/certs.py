@@ -13,10 +13,11 @@ from textual.validation import Function, Integer
 from textual.widgets import Input, Label, ListItem, ListView, Select, Static
 from textual.worker import get_current_worker
 
-from dockwiz.policy import Intent, is_ip, is_wildcard, strip_brackets, valid_host
-from dockwiz.screens.base import WizardScreen
-from dockwiz.widgets import render
-from dockwiz.widgets.rows import Rows
+from dockwiz.models.intent import Intent
+from dockwiz.policy import is_ip, is_wildcard, strip_brackets, valid_host
+from dockwiz.tui.screens.base import WizardScreen
+from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.rows import Rows
 
 FALLBACK_KEY_TYPES: tuple[str, ...] = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
 
@@ -237,6 +238,6 @@ class CertificatesScreen(WizardScreen):
             self.notify("Validity: " + "; ".join(result.failure_descriptions), severity="error")
             validity.focus()
             return
-        from dockwiz.screens.hardening import HardeningScreen
+        from dockwiz.tui.screens.hardening import HardeningScreen
 
         self.app.push_screen(HardeningScreen())

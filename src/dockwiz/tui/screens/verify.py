@@ -13,12 +13,12 @@ from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
-from dockwiz.screens.base import WizardScreen
-from dockwiz.widgets import render
-from dockwiz.widgets.rows import Row, Rows
+from dockwiz.tui.screens.base import WizardScreen
+from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.rows import Row, Rows
 
 if TYPE_CHECKING:
-    from dockwiz.verify import Probe, VerifyReport
+    from dockwiz.models.results import Probe, VerifyReport
 
 
 def probe_row(probe: Probe) -> Row:

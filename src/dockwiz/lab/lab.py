@@ -78,7 +78,7 @@ from pydantic import BaseModel, Field
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir
 from dockwiz.host import CommandResult, Host, run_command
-from dockwiz.lab_scenarios import (
+from dockwiz.lab.scenarios import (
     DEBIAN_DEFAULT_DOCKER,
     DEBIAN_DOCKER_SERVICE,
     DEBIAN_DOCKER_SOCKET,

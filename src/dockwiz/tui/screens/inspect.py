@@ -12,14 +12,14 @@ from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
-from dockwiz.screens.base import WizardScreen
-from dockwiz.widgets import render
-from dockwiz.widgets.rows import Rows
+from dockwiz.tui.screens.base import WizardScreen
+from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.rows import Rows
 
 if TYPE_CHECKING:
-    from dockwiz.apply import ApplyResult, ApplyStep
     from dockwiz.journal import Journal
-    from dockwiz.state import HostState
+    from dockwiz.models.host_state import HostState
+    from dockwiz.models.results import ApplyResult, ApplyStep
 
 NOT_ROOT = (
     "Not running as root: this is a read-only look. Files only root can read are listed "
@@ -79,7 +79,7 @@ class InspectScreen(WizardScreen):
             self.app.call_from_thread(self.offer_recovery, journal)
 
     def offer_recovery(self, journal: Journal) -> None:
-        from dockwiz.screens.dialogs import ConfirmDialog
+        from dockwiz.tui.screens.dialogs import ConfirmDialog
 
         self.query_one("#busy").display = False
         self.query_one("#status", Static).update("An unfinished apply was found.")
@@ -184,6 +184,6 @@ class InspectScreen(WizardScreen):
         if self.wizard.host_state is None:
             self.notify("Still inspecting; one moment.")
             return
-        from dockwiz.screens.mode import ModeScreen
+        from dockwiz.tui.screens.mode import ModeScreen
 
         self.app.push_screen(ModeScreen())

@@ -12,13 +12,13 @@ from textual.content import Content
 from textual.widgets import Button, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
-from dockwiz.screens.base import WizardScreen
-from dockwiz.widgets import render
-from dockwiz.widgets.diffview import DiffView
-from dockwiz.widgets.rows import Row, Rows
+from dockwiz.tui.screens.base import WizardScreen
+from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.diffview import DiffView
+from dockwiz.tui.widgets.rows import Row, Rows
 
 if TYPE_CHECKING:
-    from dockwiz.plan import CertAction, FileChange, Plan, ServiceAction
+    from dockwiz.models.plan import CertAction, FileChange, Plan, ServiceAction
 
 READ_ONLY = (
     "Read-only: dockwiz is not running as root, so this plan cannot be applied. "
@@ -171,15 +171,15 @@ class PreviewScreen(WizardScreen):
             self.notify(READ_ONLY, severity="warning", timeout=8)
             return
         if plan.is_empty:
-            from dockwiz.screens.verify import VerifyScreen
+            from dockwiz.tui.screens.verify import VerifyScreen
 
             self.app.push_screen(VerifyScreen())
             return
-        from dockwiz.screens.dialogs import ConfirmDialog
+        from dockwiz.tui.screens.dialogs import ConfirmDialog
 
         def answered(yes: bool | None) -> None:
             if yes:
-                from dockwiz.screens.apply import ApplyScreen
+                from dockwiz.tui.screens.apply import ApplyScreen
 
                 self.app.push_screen(ApplyScreen())
 

@@ -9,8 +9,8 @@ from textual.content import Content
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from dockwiz.policy import HARDENING_OPTIONS, HardeningOption
-from dockwiz.screens.base import WizardScreen
+from dockwiz.models.intent import HARDENING_OPTIONS, HardeningOption
+from dockwiz.tui.screens.base import WizardScreen
 
 
 def option_details(option: HardeningOption) -> Content:
@@ -96,6 +96,6 @@ class HardeningScreen(WizardScreen):
             )
 
     def action_next(self) -> None:
-        from dockwiz.screens.preview import PreviewScreen
+        from dockwiz.tui.screens.preview import PreviewScreen
 
         self.app.push_screen(PreviewScreen())

@@ -1,0 +1,1 @@
+"""The data that crosses a boundary: host state, intent, plan, results (pydantic models)."""
