@@ -460,28 +460,8 @@ def _jep(e: Endpoint) -> jr.JournalEndpoint:
 
 
 # -- files ------------------------------------------------------------------------------------
-def local_target(host: Host, host_path: str) -> Path:
-    """The local path of a target, refusing one that a symlink leads out of a sandbox root.
-
-    ``Host.path`` maps strings only; an absolute symlink inside a sandbox (``var/run -> /run``)
-    would otherwise make the wizard write into this machine's own directories.
-    """
-    local = host.path(host_path)
-    if host.is_real:
-        return local
-    existing = local.parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.resolve().is_relative_to(host.root):
-        raise DockwizError(
-            f"{host_path} leads outside {host.root} through a symlink; refusing to write there",
-            "replace the symlink inside the sandbox root with a directory",
-        )
-    return local
-
-
 def _write_change(host: Host, change: Any) -> None:
-    local = local_target(host, change.path)
+    local = host.writable(change.path)
     if change.after is None:
         if local.exists() or local.is_symlink():
             local.unlink()

@@ -32,7 +32,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -902,46 +902,14 @@ def _decode(raw: bytes) -> tuple[str, JsonProblem | None]:
         )
 
 
-_MAX_SYMLINKS = 40
-
-
 def resolve_host_path(host: Host, host_path: str) -> str:
-    """``host_path`` with every symlink followed INSIDE the host root (a host path again).
-
-    On a sandbox root an absolute symlink (``/etc/docker/daemon.json -> /srv/cfg.json``) must
-    resolve under the root: the kernel would read this machine's own file instead. A unit
-    masked with a link to /dev/null comes back as "/dev/null". Missing parts stay as written.
-    """
-    todo = list(PurePosixPath(host_path).parts[1:])
-    current = PurePosixPath("/")
-    hops = 0
-    while todo:
-        part = todo.pop(0)
-        if part in ("", "."):
-            continue
-        if part == "..":
-            current = current.parent
-            continue
-        candidate = current / part
-        local = host.path(str(candidate))
-        if local.is_symlink():
-            hops += 1
-            if hops > _MAX_SYMLINKS:
-                raise OSError(errno.ELOOP, "Too many levels of symbolic links", host_path)
-            target = PurePosixPath(local.readlink())
-            if target.is_absolute():
-                current = PurePosixPath("/")
-                todo = list(target.parts[1:]) + todo
-            else:
-                todo = list(target.parts) + todo
-            continue
-        current = candidate
-    return str(current)
+    """Deprecated spelling of :meth:`Host.resolve_host_path` (kept while callers move)."""
+    return host.resolve_host_path(host_path)
 
 
 def resolve_in_root(host: Host, host_path: str) -> Path:
-    """The local path to open for ``host_path``, symlinks resolved inside the root."""
-    return host.path(resolve_host_path(host, host_path))
+    """Deprecated spelling of :meth:`Host.resolve` (kept while callers move)."""
+    return host.resolve(host_path)
 
 
 def read_daemon_json(host: Host, path: str = DEFAULT_PATH) -> DaemonJsonState:

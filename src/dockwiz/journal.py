@@ -139,20 +139,6 @@ def _host_rel(host: Host, local: Path) -> str:
     return "/" + local.relative_to(host.root).as_posix()
 
 
-def _check_inside(host: Host, host_path: str) -> None:
-    """Refuse a target that a symlink leads out of a sandbox root (never this machine's /etc)."""
-    if host.is_real:
-        return
-    existing = host.path(host_path).parent
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.resolve().is_relative_to(host.root):
-        raise DockwizError(
-            f"{host_path} leads outside {host.root} through a symlink; refusing to touch it",
-            "replace the symlink inside the sandbox root with a directory",
-        )
-
-
 class JournalWriter:
     """Builds a journal, its backups, and keeps it current as the transaction advances."""
 
@@ -191,14 +177,14 @@ class JournalWriter:
     def add_file(self, host_path: str) -> None:
         if host_path in self._seen:
             return
-        _check_inside(self.host, host_path)
+        self.host.writable(host_path)
         self._seen.add(host_path)
         self.journal.files.append(self._backup(host_path))
         self._note_parent(str(Path(host_path).parent))
 
     def add_tree(self, host_dir: str) -> None:
         """Record a directory's whole content (the PKI may add files the plan never names)."""
-        _check_inside(self.host, host_dir + "/x")
+        self.host.writable(host_dir)
         if any(host_dir == t.path or host_dir.startswith(t.path + "/") for t in self.journal.trees):
             return
         local = self.host.path(host_dir)

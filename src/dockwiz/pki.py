@@ -1045,7 +1045,7 @@ def _probe_writable(directory: Path, shown: str) -> None:
 def _preflight(host: Host, files: Sequence[_File], overwrite: bool) -> None:
     existing: list[str] = []
     for f in files:
-        local = host.path(f.host_path)
+        local = host.writable(f.host_path)  # refuses a link out of the root, naming it
         if local.is_symlink() or (local.exists() and not local.is_file()):
             raise DockwizError(
                 f"{f.host_path} exists and is not a regular file",
@@ -1082,7 +1082,7 @@ def _write_all(host: Host, files: Sequence[_File], overwrite: bool) -> list[str]
     undo = _Undo()
     try:
         for f in files:
-            local = host.path(f.host_path)
+            local = host.writable(f.host_path)
             # Parents get the usual 0755; only the material's own directory gets its mode.
             undo.created_dirs += fsutil.ensure_dir(
                 local.parent.parent, mode=PUBLIC_DIR_MODE, uid=uid, gid=gid
