@@ -455,10 +455,8 @@ def _ping_call(
 ) -> Callable[[], ApiResponse]:
     if ep.kind in ("unix", "fd"):
         assert ep.path is not None
-        from dockwiz.inspect import resolve_in_root  # inspect uses this module
-
         try:  # a sandbox's var/run -> /run must mean the sandbox's /run, not this machine's
-            local = resolve_in_root(host, ep.path)
+            local = host.resolve(ep.path)
         except OSError:
             local = host.path(ep.path)
         return lambda: ping_unix(local, timeout)
