@@ -15,6 +15,7 @@ daemon's own, never this machine's.
 The package, one job per module (imports point down this list, never up):
 
 - ``context``: what every probe reads (targets, bundle, the daemon's CA, detect_mode)
+- ``sources``: where a TCP listener comes from, and the exact edit that removes it
 - ``explain``: the failure ids (FAILURES) and their causes and fixes; certificate facts
 - ``forge``: rogue and expired client certificates for the negative probes
 - ``probes``: the probes against the daemon's endpoints

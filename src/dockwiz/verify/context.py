@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from dockwiz import pki
-from dockwiz.docker_paths import CA_DIR, CLIENTS_DIR, DAEMON_TLS_DIR, DEFAULT_CLIENT, SOCKET_URL
+from dockwiz.docker_paths import (
+    CA_DIR,
+    CLIENTS_DIR,
+    DAEMON_TLS_DIR,
+    DEFAULT_CLIENT,
+    SOCKET_URL,
+    SYSV_DEFAULTS,
+)
 from dockwiz.dockerapi import (
     ApiResponse,
     ClientFiles,
@@ -28,6 +35,7 @@ from dockwiz.errors import DockwizError
 from dockwiz.models.intent import Mode
 from dockwiz.models.results import DetectedMode, Probe
 from dockwiz.netns import in_host_netns
+from dockwiz.verify.sources import TcpSource, tcp_sources
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -133,6 +141,7 @@ class Ctx:
     timeout: float = PROBE_TIMEOUT
     former: list[Endpoint] = field(default_factory=list)
     ca_only: str | None = None  # tls mode without a bundle: the daemon's CA (host path) is used
+    tcp_sources: list[TcpSource] = field(default_factory=list)  # where TCP listeners come from
 
     def net(self, fn: Callable[[], ApiResponse]) -> ApiResponse:
         return in_host_netns(self.host, fn)
@@ -192,6 +201,7 @@ def probe_context(
             server_ca=bundle.ca if bundle is not None else _found_path(_server_ca(host, state)),
             ca_only=ca_only,
             timeout=timeout, former=[_parse(u) for u in former_endpoints or []],
+            tcp_sources=[] if state is None else tcp_sources(state, _sysv_defaults(host)),
         )
 
 
@@ -318,6 +328,22 @@ def _unique_sockets(host: Host, eps: list[Endpoint]) -> list[Endpoint]:
             seen.add(local)
             out.append(ep)
     return out
+
+
+def _sysv_defaults(host: Host) -> dict[str, str]:
+    """/etc/default/docker's variables (DOCKER_OPTS): the unit or a SysV script passes them."""
+    from dockwiz.inspect import resolve_in_root
+    from dockwiz.systemd import parse_env_file
+
+    try:
+        local = resolve_in_root(host, SYSV_DEFAULTS)
+        if not local.is_file():  # never block on a FIFO or read a device
+            return {}
+        with local.open("rb") as fh:
+            text = fh.read(1 << 16).decode("utf-8", errors="replace")
+    except (OSError, ValueError):
+        return {}
+    return parse_env_file(text)
 
 
 def _found_path(found: tuple[Path, str] | None) -> Path | None:

@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from dockwiz.dockerapi import ProbeError, ProbeErrorKind, ProbeOutcome, is_ip
 from dockwiz.verify.context import Ctx, Target, Why, cert_response
+from dockwiz.verify.sources import removal, sources_for
 
 FAILURES: dict[str, str] = {
     "missing-ip-san": "server certificate lacks the IP SAN clients dial (DOMAIN §7.1, moby#8943)",
@@ -173,13 +174,31 @@ def explain_tls_failure(
     if kind in (ProbeErrorKind.TLS_BAD_CERTIFICATE, ProbeErrorKind.TLS_CERTIFICATE_REQUIRED):
         return rejected_client_why(ctx, sent_client_cert)
     if kind is ProbeErrorKind.NOT_TLS:
+        origin, drop = listener_origin(ctx, target.dial, target.port)
         return Why(
             "plain-tcp",
-            f"{where} answers in plain text, not TLS: the daemon serves this port without TLS",
+            f"{where} answers in plain text, not TLS: the daemon serves this port without TLS; "
+            f"{origin}",
             "configure TLS with client verification (dockwiz plan --mode mtls) or remove the "
-            "TCP listener (dockwiz plan --mode unix)",
+            f"TCP listener: {drop}",
         )
     return Why("daemon-down", f"the call failed: {exc.message}", "check the daemon's log")
+
+
+def listener_origin(ctx: Ctx, dial: str | None, port: int | None) -> tuple[str, str]:
+    """(where a TCP listener comes from, the exact fix that removes it), so that no text sends
+    the admin to a command that does not remove it (issue 12 §1). Without ``port``: every TCP
+    listener the daemon is asked for."""
+    found = ctx.tcp_sources
+    if dial is not None and port is not None:
+        found = sources_for(found, dial, port)
+    return removal(found, ctx.state, port, ctx.mode if ctx.mode in ("unix", "ssh") else "unix")
+
+
+def tcp_left_why(ctx: Ctx, seen: str, dial: str | None, port: int | None) -> Why:
+    """unix/ssh mode, and a TCP listener is still there (``seen`` says what was found)."""
+    origin, fix = listener_origin(ctx, dial, port)
+    return Why("tcp-listener-left", f"{seen}; {origin}", fix)
 
 
 def refused_why(ctx: Ctx, where: str) -> Why:

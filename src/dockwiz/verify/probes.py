@@ -33,7 +33,9 @@ from dockwiz.verify.explain import (
     cert_facts,
     explain_name_mismatch,
     explain_tls_failure,
+    listener_origin,
     refused_why,
+    tcp_left_why,
     tlsverify_no_ca_why,
 )
 
@@ -318,19 +320,19 @@ def probe_plain_http(ctx: Ctx, dial: str, port: int, pid: str, title: str) -> Pr
                       f"HTTP {resp.status}: something else answers here, not a Docker API",
                       warning=f"{target} is open but is not the Docker API")
     if ctx.mode in ("unix", "ssh"):
-        why = Why(
-            "tcp-listener-left",
+        why = tcp_left_why(
+            ctx,
             f"the Docker API still answers in plain HTTP on {target}, yet the mode is "
             f"{ctx.mode}-only: anyone who reaches it is root on this host",
-            'remove every tcp:// entry from "hosts" and -H, then restart (dockwiz plan --mode '
-            "unix)",
+            dial, port,
         )
     else:
+        origin, drop = listener_origin(ctx, dial, port)
         why = Why(
             "plain-tcp",
             f"the Docker API answers plain HTTP on {target} with no authentication: anyone who "
-            "can reach it is root on this host (DOMAIN §1)",
-            "serve TCP only with mutual TLS (dockwiz plan --mode mtls) or drop it (--mode unix)",
+            f"can reach it is root on this host (DOMAIN §1); {origin}",
+            f"serve TCP only with mutual TLS (dockwiz plan --mode mtls) or drop it: {drop}",
         )
     saw = f"HTTP {resp.status} {resp.body.strip()[:20]} (API {resp.headers.get('api-version')})"
     return make_probe(pid, title, target, "fail", True, saw, why)
@@ -354,11 +356,9 @@ def probe_port_closed(ctx: Ctx, dial: str, port: int) -> Probe:
         ctx.net(connect)
     except ProbeError as exc:
         return make_probe("port-closed", title, target, "fail", False, f"closed ({exc.message})")
-    why = Why(
-        "tcp-listener-left",
-        f"something accepts connections on {target}, yet the mode is {ctx.mode}-only",
-        'remove every tcp:// entry from "hosts" and -H, then restart (dockwiz plan --mode '
-        "unix); if it is not dockerd, find it with ss -ltnp",
+    why = tcp_left_why(
+        ctx, f"something accepts connections on {target}, yet the mode is {ctx.mode}-only",
+        dial, port,
     )
     return make_probe("port-closed", title, target, "fail", True, "accepts connections", why)
 
@@ -378,10 +378,8 @@ def probe_observed_tcp(ctx: Ctx) -> Probe:
     tcp = [lst.address for lst in ctx.state.listeners if lst.kind == "tcp"]
     configured = [ep.url for ep in ctx.tcp]
     left = tcp + [u for u in configured if u not in tcp]
-    why = Why(
-        "tcp-listener-left",
-        f"the daemon still listens on (or is configured for) {', '.join(left)}",
-        'remove every tcp:// entry from "hosts" and -H, then restart (dockwiz plan --mode unix)',
+    why = tcp_left_why(
+        ctx, f"the daemon still listens on (or is configured for) {', '.join(left)}", None, None
     )
     saw = "listens on " + ", ".join(left) if left else "no TCP listener"
     return make_probe("tcp-listeners", title, "dockerd", "fail", bool(left), saw, why)
@@ -413,11 +411,12 @@ def probe_tls_files(ctx: Ctx) -> Probe:
 
 def probe_mode(ctx: Ctx, expected: str) -> Probe:
     ok = ctx.detected == expected or {ctx.detected, expected} == {"unix", "ssh"}
-    why = Why(
-        "mode-mismatch",
-        f"expected {expected}, but the configuration amounts to {ctx.detected}",
-        f"plan and apply the {expected} mode (dockwiz plan --mode {expected})",
-    )
+    cause = f"expected {expected}, but the configuration amounts to {ctx.detected}"
+    fix = f"plan and apply the {expected} mode (dockwiz plan --mode {expected})"
+    if expected in ("unix", "ssh") and ctx.detected in ("tcp", "tls", "mtls"):
+        origin, fix = listener_origin(ctx, None, None)  # the TCP listeners make the difference
+        cause = f"{cause}: the daemon is asked for TCP listeners; {origin}"
+    why = Why("mode-mismatch", cause, fix)
     return make_probe("mode", f"daemon runs in {expected} mode", "daemon config", "succeed", ok,
                   f"detected {ctx.detected}", why)
 
