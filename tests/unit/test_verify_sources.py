@@ -16,6 +16,7 @@ import pytest
 from verify_helpers import api_handler, serving
 
 from dockwiz.docker_paths import DAEMON_JSON, DROPIN_DIR, SOCKET_URL, SYSV_DEFAULTS
+from dockwiz.dockerapi import ProbeError, ProbeErrorKind, parse_endpoint
 from dockwiz.host import Host
 from dockwiz.models.host_state import (
     DaemonJsonState,
@@ -26,6 +27,8 @@ from dockwiz.models.host_state import (
     UnitState,
 )
 from dockwiz.verify import verify_host
+from dockwiz.verify.context import Ctx, Target
+from dockwiz.verify.explain import explain_cli_failure, explain_tls_failure
 from dockwiz.verify.sources import TcpSource, removal, sources_for, tcp_sources
 
 PACKAGED_UNIT = "/lib/systemd/system/docker.service"
@@ -147,6 +150,25 @@ def test_sources_of_another_address_or_port_are_not_blamed() -> None:
     loop = tcp_sources(state(hosts=["tcp://localhost:2375", "tcp://10.0.0.5:2375"]))
     assert [s.address for s in sources_for(loop, "127.0.0.1", 2375)] == ["tcp://localhost:2375"]
     assert all(isinstance(s, TcpSource) for s in loop)
+
+
+def test_plain_tcp_seen_by_our_client_or_the_cli_names_the_source(tmp_path: Path) -> None:
+    """In a TLS mode a port that answers in plain text is explained with its source too."""
+    st = state(argv=[*STOCK_ARGV, "-H", "tcp://0.0.0.0:2376"],
+               argv_from="/etc/systemd/system/docker.service.d/tcp.conf")
+    ep = parse_endpoint("tcp://0.0.0.0:2376")
+    ctx = Ctx(host=Host(tmp_path), state=st, mode="mtls", detected="mtls", endpoints=[ep],
+              unix=[], tcp=[ep], targets=[Target(ep, "127.0.0.1")], addresses=[],
+              bundle_dir=tmp_path, bundle_shown="b", bundle=None, bundle_problem=None,
+              server_ca=None, scratch=tmp_path, tcp_sources=tcp_sources(st))
+    ours = explain_tls_failure(ProbeError(ProbeErrorKind.NOT_TLS, "x"), ctx, ctx.targets[0],
+                               sent_client_cert=True)
+    cli = explain_cli_failure("server gave HTTP response to HTTPS client", ctx, "127.0.0.1",
+                              2376)
+    for why in (ours, cli):
+        assert why.failure_id == "plain-tcp"
+        assert "docker.service.d/tcp.conf" in why.cause and "--mode mtls" in why.fix
+        assert "remove -H tcp://0.0.0.0:2376 from the ExecStart in" in why.fix
 
 
 # -- through inspect and the probes ------------------------------------------------------------

@@ -52,7 +52,7 @@ def probe_docker_cli(ctx: Ctx, target: Target, how: Literal["flags", "env"]) -> 
     text = (result.stderr or result.stdout).strip()
     if result.timed_out:
         text = f"timed out after {CLI_TIMEOUT:.0f} s"
-    why = explain_cli_failure(text, ctx, target.dial)
+    why = explain_cli_failure(text, ctx, target.dial, target.port)
     return make_probe(pid, title, target.url, "succeed", False, text.splitlines()[-1][:300]
                   if text else f"exit {result.returncode}", why)
 

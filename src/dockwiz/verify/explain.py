@@ -251,8 +251,8 @@ def tlsverify_no_ca_why() -> Why:
 
 
 # -- docker CLI ------------------------------------------------------------------------------
-def explain_cli_failure(text: str, ctx: Ctx, dial: str) -> Why:
-    """Map the docker CLI's error text to DOMAIN §7."""
+def explain_cli_failure(text: str, ctx: Ctx, dial: str, port: int | None = None) -> Why:
+    """Map the docker CLI's error text to DOMAIN §7 (``port``: the one the CLI dialled)."""
     low = text.lower()
     fix_server = _reissue_server_fix(dial)
     if "doesn't contain any ip sans" in low:
@@ -280,8 +280,10 @@ def explain_cli_failure(text: str, ctx: Ctx, dial: str) -> Why:
             "export DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (source the bundle's env.sh)",
         )
     if "http response to https client" in low:
-        return Why("plain-tcp", "the port serves plain HTTP, not TLS",
-                   "configure mutual TLS (dockwiz plan --mode mtls)")
+        origin, drop = listener_origin(ctx, dial, port)
+        return Why("plain-tcp", f"the port serves plain HTTP, not TLS; {origin}",
+                   f"configure mutual TLS (dockwiz plan --mode mtls) or remove the TCP listener: "
+                   f"{drop}")
     if "could not read ca" in low or "no such file" in low:
         return Why("bundle-missing", text.strip()[:300],
                    "point DOCKER_CERT_PATH at a bundle with ca.pem, cert.pem and key.pem")
