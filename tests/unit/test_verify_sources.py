@@ -190,42 +190,39 @@ ExecStart=/usr/sbin/dockerd -H fd:// $DOCKER_OPTS
 """
 
 
-def _left(host: Host, port: int) -> list[tuple[str, str]]:
-    report = verify_host(host, use_docker_cli=False, expected_mode="unix")
-    target = f"tcp://127.0.0.1:{port}"
-    return [(p.cause or "", p.fix or "") for p in report.failed
-            if p.target == target and p.failure_id == "tcp-listener-left"]
+LIB_DROPIN = "/lib/systemd/system/docker.service.d/zzz-tcp.conf"
 
 
-def test_verify_names_etc_default_docker_on_a_real_listener(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("files", "cause", "fix"),
+    [
+        pytest.param({SYSV_DEFAULTS: 'DOCKER_OPTS="-H tcp://127.0.0.1:{port}"\n'},
+                     f"DOCKER_OPTS in {SYSV_DEFAULTS}",
+                     "remove -H tcp://127.0.0.1:{port} from DOCKER_OPTS in " + SYSV_DEFAULTS,
+                     id="etc-default-docker"),
+        pytest.param({f"{DROPIN_DIR}/dockwiz.conf":
+                      "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd://\n",
+                      LIB_DROPIN: "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -DH "
+                                  "tcp://127.0.0.1:{port}\n"},
+                     f"ExecStart of {LIB_DROPIN}", f"an empty {DROPIN_DIR}/zzz-tcp.conf",
+                     id="packaged-dropin-with-combined-short-flags"),
+    ],
+)
+def test_verify_names_the_source_of_a_real_listener(
+    tmp_path: Path, files: dict[str, str], cause: str, fix: str
+) -> None:
+    """The files under a root as inspect reads them, a real plain API on the port they name:
+    every probe that finds the listener left names the file and the edit."""
     with serving(api_handler) as srv:
         port = srv.port
         host = _root(tmp_path, {
-            PACKAGED_UNIT: DEBIAN_UNIT,
-            SYSV_DEFAULTS: f'DOCKER_OPTS="-H tcp://127.0.0.1:{port}"\n',
-            DAEMON_JSON: json.dumps({}),
+            PACKAGED_UNIT: DEBIAN_UNIT, DAEMON_JSON: json.dumps({}),
+            **{path: text.replace("{port}", str(port)) for path, text in files.items()},
         })
-        left = _left(host, port)
+        report = verify_host(host, use_docker_cli=False, expected_mode="unix")
+    left = [p for p in report.failed
+            if p.target == f"tcp://127.0.0.1:{port}" and p.failure_id == "tcp-listener-left"]
     assert left, "the plain listener was not reported as left"
-    for cause, fix in left:
-        assert f"DOCKER_OPTS in {SYSV_DEFAULTS}" in cause
-        assert f"remove -H tcp://127.0.0.1:{port} from DOCKER_OPTS in {SYSV_DEFAULTS}" in fix
-
-
-def test_verify_names_a_packaged_dropin_with_combined_short_flags(tmp_path: Path) -> None:
-    lib_dropin = "/lib/systemd/system/docker.service.d/zzz-tcp.conf"
-    with serving(api_handler) as srv:
-        port = srv.port
-        host = _root(tmp_path, {
-            PACKAGED_UNIT: DEBIAN_UNIT,
-            f"{DROPIN_DIR}/dockwiz.conf":
-                "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd://\n",
-            lib_dropin: f"[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -DH "
-                        f"tcp://127.0.0.1:{port}\n",
-            DAEMON_JSON: json.dumps({}),
-        })
-        left = _left(host, port)
-    assert left, "the plain listener was not reported as left"
-    for cause, fix in left:
-        assert f"ExecStart of {lib_dropin}" in cause
-        assert f"an empty {DROPIN_DIR}/zzz-tcp.conf" in fix
+    for probe in left:
+        assert cause in (probe.cause or "")
+        assert fix.replace("{port}", str(port)) in (probe.fix or "")
