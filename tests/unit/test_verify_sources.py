@@ -69,7 +69,7 @@ def texts(st: HostState, dial: str = "127.0.0.1", port: int = 2375,
 def test_daemon_json_hosts_names_the_file_and_the_entry() -> None:
     where, fix = texts(state(hosts=[SOCKET_URL, "tcp://0.0.0.0:2375"]), dial="10.0.0.5")
     assert f'"hosts" in {DAEMON_JSON}' in where and "tcp://0.0.0.0:2375" in where
-    assert f'remove "tcp://0.0.0.0:2375" from "hosts" in {DAEMON_JSON}' in fix
+    assert f'remove "tcp://0.0.0.0:2375" from "hosts" in {DAEMON_JSON} (keep "{SOCKET_URL}"' in fix
     assert fix.endswith("then systemctl restart docker (or let dockwiz do it: dockwiz plan "
                         "--mode unix, then dockwiz apply)")
 
@@ -150,6 +150,8 @@ def test_sources_of_another_address_or_port_are_not_blamed() -> None:
     loop = tcp_sources(state(hosts=["tcp://localhost:2375", "tcp://10.0.0.5:2375"]))
     assert [s.address for s in sources_for(loop, "127.0.0.1", 2375)] == ["tcp://localhost:2375"]
     assert all(isinstance(s, TcpSource) for s in loop)
+    named = tcp_sources(state(hosts=["tcp://docker.example:2375"]))  # may resolve to the dial
+    assert sources_for(named, "10.0.0.5", 2375) and not sources_for(named, "127.0.0.1", 2375)
 
 
 def test_plain_tcp_seen_by_our_client_or_the_cli_names_the_source(tmp_path: Path) -> None:

@@ -27,10 +27,9 @@ from dockwiz.docker_paths import (
     DOCKER_SOCKET_UNIT,
     DROPIN_DIR,
     SOCKET_UNIT_PATH,
-    SOCKET_URL,
     SYSV_DEFAULTS,
 )
-from dockwiz.dockerapi import Endpoint, parse_endpoint
+from dockwiz.dockerapi import Endpoint, is_ip, parse_endpoint
 from dockwiz.models.host_state import HostState
 from dockwiz.procnet import is_loopback
 from dockwiz.systemd import parse_dockerd_args
@@ -67,9 +66,7 @@ def tcp_sources(state: HostState, defaults: Mapping[str, str] | None = None) -> 
 
 def sources_for(sources: list[TcpSource], dial: str, port: int) -> list[TcpSource]:
     """The sources of the listener a client reaches at ``dial``:``port``."""
-    same_port = [s for s in sources if s.port == port]
-    reaching = [s for s in same_port if _reaches(s.host, dial)]
-    return reaching or same_port
+    return [s for s in sources if s.port == port and _reaches(s.host, dial)]
 
 
 def removal(
@@ -105,15 +102,14 @@ def _daemon_json(state: HostState) -> list[TcpSource]:
     hosts = data.get("hosts")
     listed = [hosts] if isinstance(hosts, str) else hosts if isinstance(hosts, list) else []
     path = state.daemon_json.path or DAEMON_JSON
+    local = [f'"{h}"' for h in listed if _tcp(str(h)) is None]
+    keep = f" (keep {', '.join(local)} there)" if local else ""
     out = []
     for entry in listed:
         ep = _tcp(str(entry))
         if ep is not None:
-            out.append(_source(
-                ep, str(entry), f'"hosts" in {path} ({entry})',
-                f'remove "{entry}" from "hosts" in {path} (keep "{SOCKET_URL}" there)',
-                "daemon",
-            ))
+            out.append(_source(ep, str(entry), f'"hosts" in {path} ({entry})',
+                               f'remove "{entry}" from "hosts" in {path}{keep}', "daemon"))
     return out
 
 
@@ -247,7 +243,9 @@ def _reaches(host: str | None, dial: str) -> bool:
     """Whether a listener bound to ``host`` answers a client dialling ``dial``."""
     if host is None or host == dial:
         return True
-    return is_loopback(host) and is_loopback(dial)
+    if is_loopback(host) or is_loopback(dial):
+        return is_loopback(host) and is_loopback(dial)
+    return not is_ip(host)  # a name may resolve to the address dialled: cannot rule it out
 
 
 def _restart(sources: list[TcpSource], state: HostState | None) -> str:
