@@ -149,10 +149,8 @@ class Ctx:
     def local(self, host_path: str) -> Path:
         """A host path on this machine, symlinks resolved inside the root (never the
         machine's own /run through a sandbox's ``var/run -> /run``)."""
-        from dockwiz.inspect import resolve_in_root
-
         try:
-            return resolve_in_root(self.host, host_path)
+            return self.host.resolve(host_path)
         except OSError:
             return self.host.path(host_path)
 
@@ -295,7 +293,6 @@ def _load_bundle(directory: Path, mode: DetectedMode) -> tuple[ClientFiles | Non
 def _server_ca(host: Host, state: HostState | None) -> tuple[Path, str] | None:
     """For tls mode without a bundle: the CA a client would be given to check the daemon,
     found where tutorials and dockwiz put it (tlscacert, next to tlscert, the dockwiz CA)."""
-    from dockwiz.inspect import resolve_in_root
 
     candidates: list[str] = []
     if state is not None and state.tls.tlscacert:
@@ -305,7 +302,7 @@ def _server_ca(host: Host, state: HostState | None) -> tuple[Path, str] | None:
     candidates += [f"{CA_DIR}/ca.pem", f"{DAEMON_TLS_DIR}/ca.pem"]
     for shown in candidates:
         with contextlib.suppress(OSError, ValueError):
-            local = resolve_in_root(host, shown)
+            local = host.resolve(shown)
             if local.is_file():
                 return local, shown
     return None
@@ -313,7 +310,6 @@ def _server_ca(host: Host, state: HostState | None) -> tuple[Path, str] | None:
 
 def _unique_sockets(host: Host, eps: list[Endpoint]) -> list[Endpoint]:
     """unix/fd endpoints, one per socket file (``/var/run`` and ``/run`` are often the same)."""
-    from dockwiz.inspect import resolve_in_root
 
     seen: set[Path] = set()
     out: list[Endpoint] = []
@@ -321,7 +317,7 @@ def _unique_sockets(host: Host, eps: list[Endpoint]) -> list[Endpoint]:
         if ep.kind not in ("unix", "fd") or ep.path is None:
             continue
         try:
-            local = resolve_in_root(host, ep.path)
+            local = host.resolve(ep.path)
         except OSError:
             local = host.path(ep.path)
         if local not in seen:
@@ -332,11 +328,10 @@ def _unique_sockets(host: Host, eps: list[Endpoint]) -> list[Endpoint]:
 
 def _sysv_defaults(host: Host) -> dict[str, str]:
     """/etc/default/docker's variables (DOCKER_OPTS): the unit or a SysV script passes them."""
-    from dockwiz.inspect import resolve_in_root
     from dockwiz.systemd import parse_env_file
 
     try:
-        local = resolve_in_root(host, SYSV_DEFAULTS)
+        local = host.resolve(SYSV_DEFAULTS)
         if not local.is_file():  # never block on a FIFO or read a device
             return {}
         with local.open("rb") as fh:
