@@ -52,7 +52,7 @@ def cached_keys(monkeypatch: pytest.MonkeyPatch) -> None:
             _KEYS[key_type] = real(key_type)
         return _KEYS[key_type]
 
-    monkeypatch.setattr(pki, "generate_key", cached)
+    monkeypatch.setattr(pki.issue, "generate_key", cached)
 
 
 # -- certificate contents ----------------------------------------------------------------------
