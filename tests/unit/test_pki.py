@@ -904,3 +904,43 @@ def test_cli_show_flags_a_seed_003_style_cert(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "legacy Common Name" in r.stdout and "self-signed" in r.stdout
     assert "no keyUsage" in r.stdout and "must be exactly 0400" in r.stdout
+
+
+# -- issue 12: bad input gives one clear error, exit 2, never a traceback or a hang ------------
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["init", "--days", "99999999"],
+        ["init", "--ca-days", "99999999"],
+        ["init", "--dir", "relative/x"],
+        ["init", "--dir", "/etc/../x"],
+        ["show", "--dir", "relative/x"],
+        ["server", "--dir", "/etc/../x"],
+    ],
+)
+def test_cli_refuses_bad_days_and_dirs(tmp_path: Path, args: list[str]) -> None:
+    root = tmp_path / "root"
+    extra = ["--no-detect", "--san", "h"] if args[0] == "init" else []
+    r = dockwiz("certs", *args, "--root", str(root), *extra)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert r.stderr.startswith("dockwiz certs: error: ")
+    assert ("--days" in r.stderr) or ("--ca-days" in r.stderr) or ("--dir" in r.stderr)
+    assert not root.exists() or not any(root.rglob("*.pem"))
+
+
+def test_validity_is_capped_and_the_caps_still_issue() -> None:
+    with pytest.raises(DockwizError, match="more than the 7300 allowed"):
+        pki.issue_ca(days=pki.MAX_CA_DAYS + 1)
+    ca = pki.issue_ca(days=pki.MAX_CA_DAYS)
+    assert (ca.not_after - dt.datetime.now(dt.UTC)).days in (pki.MAX_CA_DAYS - 1, pki.MAX_CA_DAYS)
+    with pytest.raises(DockwizError, match="more than the 3650 allowed"):
+        pki.issue_server(ca, ["h"], [], days=pki.MAX_LEAF_DAYS + 1)
+    assert pki.issue_client(ca, days=pki.MAX_LEAF_DAYS).not_after < ca.not_after
+
+
+def test_check_tls_dir() -> None:
+    assert pki.check_tls_dir("/etc/docker/tls/") == "/etc/docker/tls"
+    for bad in ["", "relative/x", "/etc/../x", "/", "./etc"]:
+        with pytest.raises(DockwizError, match="--dir"):
+            pki.check_tls_dir(bad)

@@ -284,6 +284,20 @@ def write_server_material(
     return _write_all(host, _server_files(ca, server, directory), overwrite)
 
 
+def check_tls_dir(directory: str) -> str:
+    """The daemon's TLS directory as the admin gave it (``--dir``): an absolute host path
+    without ``..`` (which would name a different place on the host than under a root), trailing
+    slashes dropped. Anything else is a DockwizError naming the option, before any file is
+    touched."""
+    path = PurePath(directory)
+    if not directory or not path.is_absolute() or ".." in path.parts or path == PurePath("/"):
+        raise DockwizError(
+            f"--dir {directory!r} is not an absolute directory path without '..'",
+            f"give the daemon's TLS directory as an absolute path, e.g. --dir {DAEMON_TLS_DIR}",
+        )
+    return str(path)
+
+
 def server_paths(directory: str = DAEMON_TLS_DIR) -> tuple[str, str, str]:
     """(tlscacert, tlscert, tlskey) host paths, as daemon.json names them."""
     return (
