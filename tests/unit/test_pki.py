@@ -944,3 +944,66 @@ def test_check_tls_dir() -> None:
     for bad in ["", "relative/x", "/etc/../x", "/", "./etc"]:
         with pytest.raises(DockwizError, match="--dir"):
             pki.check_tls_dir(bad)
+
+
+# -- one judge: every function agrees (issue 11) -------------------------------------------------
+WILDCARD_CASES = [
+    ("a.example.com", True),
+    ("A.Example.COM.", True),
+    ("example.com", False),  # the wildcard needs exactly one label
+    ("a.b.example.com", False),
+    ("docker.example.com", True),
+    ("10.0.0.5", True),
+    ("[10.0.0.5]", True),
+    ("fd00::5", True),
+    ("fd00:0:0::5", True),  # an address, not a string
+    ("10.0.0.6", False),
+    ("other.test", False),
+]
+
+
+@pytest.mark.parametrize(("dialled", "covered"), WILDCARD_CASES)
+def test_wildcard_and_ip_coverage_agree_across_every_judge(
+    ca: pki.Issued, host: Host, dialled: str, covered: bool
+) -> None:
+    server = pki.issue_server(ca, ["*.example.com"], ["10.0.0.5", "fd00::5"])
+    pki.write_server_material(host, ca, server)
+    ca_path, cert_path, key_path = pki.server_paths()
+    info = pki.cert_info(host, cert_path, key_path, role="server")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    facts = pki.cert_facts(server.cert.public_bytes(Encoding.DER))
+    assert facts is not None and facts.has_san
+    assert pki.san_covers(info, dialled) is covered
+    assert facts.covers(dialled) is covered
+    assert (pki.uncovered(info, [dialled]) == []) is covered
+    assert (pki.uncovered_hosts(host.path(cert_path), [dialled]) == []) is covered
+    san_problem = any("SAN" in p for p in pki.check_server_cert(info, dialled, None))
+    assert san_problem is not covered
+    # the file judges apply's validate step uses see a sound pair from this CA
+    assert pki.key_mismatch(host.path(cert_path), host.path(key_path)) is None
+    assert pki.not_signed_by(host.path(cert_path), host.path(ca_path)) is None
+
+
+def test_file_judges_name_what_is_wrong(ca: pki.Issued, tmp_path: Path) -> None:
+    server = pki.issue_server(ca, ["h"], [])
+    other = pki.issue_ca("other CA")
+    cert, key, wrong_key, other_ca, junk = (
+        tmp_path / n for n in ("c.pem", "k.pem", "w.pem", "o.pem", "junk.pem")
+    )
+    cert.write_bytes(server.cert_pem())
+    key.write_bytes(server.key_pem())
+    wrong_key.write_bytes(other.key_pem())
+    other_ca.write_bytes(other.cert_pem())
+    junk.write_bytes(b"not a certificate")
+    assert pki.key_mismatch(cert, key) is None
+    assert "does not match" in (pki.key_mismatch(cert, wrong_key) or "")
+    encrypted = tmp_path / "enc.pem"
+    encrypted.write_bytes(server.key_pem(b"pw"))
+    assert "encrypted" in (pki.key_mismatch(cert, encrypted) or "")
+    assert "not issued by the CA" in (pki.not_signed_by(cert, other_ca) or "")
+    assert "not a PEM or DER certificate" in (pki.key_mismatch(junk, key) or "")
+    assert pki.uncovered_hosts(junk, ["h"]) == ["h"]
+    assert pki.uncovered_hosts(tmp_path / "missing.pem", ["h"]) == ["h"]
+    assert "cannot read" in (pki.not_signed_by(tmp_path / "missing.pem", other_ca) or "")
+    assert pki.cert_facts(b"junk") is None
