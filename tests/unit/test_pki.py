@@ -455,7 +455,7 @@ def _seed_host(tmp_path: Path, script: str) -> Host:
 
 
 def test_seed_001_recipe_judged_like_our_own(tmp_path: Path) -> None:
-    host = _seed_host(tmp_path, SEED_001)
+    host = _seed_host(tmp_path, "umask 022\n" + SEED_001)
     load = lambda n: pki.load_certificate(host.path(f"/seed/{n}").read_bytes())  # noqa: E731
     ca_cert, server_cert, client_cert = (
         load("ca.pem"),
@@ -488,8 +488,16 @@ def test_seed_001_recipe_judged_like_our_own(tmp_path: Path) -> None:
     assert any("no keyUsage" in p for p in client_lint)
     assert any("no basicConstraints" in p for p in client_lint)
     assert not any("extendedKeyUsage" in p for p in client_lint)
-    # file modes as the recipe leaves them (umask): keys readable beyond 0400
-    assert server_info.key_mode != 0o400 or os.umask(0) is None
+    # file modes as the recipe leaves them (it never chmods; run under umask 022 as most
+    # shells are): the key is not the 0400 CIS asks for, cert_info reports the real mode and
+    # the judge flags it. (Was `key_mode != 0o400 or os.umask(0) is None`: always false on the
+    # right, and it set the process umask to 0 when the left failed; issue 12 §7.)
+    on_disk = stat.S_IMODE(host.path("/seed/server-key.pem").stat().st_mode)
+    assert server_info.key_mode == on_disk
+    assert on_disk in (0o600, 0o644)
+    assert "must be exactly 0400" in " ".join(
+        pki.check_server_cert(server_info, "10.0.0.5", ca_info)
+    )
 
 
 def test_seed_003_self_signed_no_san_is_legacy_cn(tmp_path: Path) -> None:
