@@ -9,7 +9,9 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography import x509
@@ -22,6 +24,8 @@ from hypothesis import strategies as st
 from dockwiz import fsutil, pki
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
+
+T = TypeVar("T")
 
 FAST_TYPES: list[pki.KeyType] = ["ecdsa-p256", "ecdsa-p384", "ed25519"]
 _KEYS: dict[str, pki.PrivateKey] = {}
@@ -1015,3 +1019,148 @@ def test_file_judges_name_what_is_wrong(ca: pki.Issued, tmp_path: Path) -> None:
     assert pki.uncovered_hosts(tmp_path / "missing.pem", ["h"]) == ["h"]
     assert "cannot read" in (pki.not_signed_by(tmp_path / "missing.pem", other_ca) or "")
     assert pki.cert_facts(b"junk") is None
+
+
+# -- issue 12 §2: nothing is ever written outside --root ----------------------------------------
+def _tree(path: Path) -> list[str]:
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ("etc/docker/tls", "abs"),
+        ("etc/dockwiz", "abs"),
+        ("etc/dockwiz/ca", "rel"),
+        ("etc", "rel"),
+    ],
+)
+def test_cli_init_never_writes_through_a_link_out_of_the_root(
+    tmp_path: Path, link: str, target: str
+) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    dest = outside if target == "abs" else os.path.relpath(outside, (root / link).parent)
+    (root / link).symlink_to(dest)
+    r = dockwiz("certs", "init", "--root", str(root), "--no-detect", "--san", "h",
+                "--client", "laptop")
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "symlink" in r.stderr and f"/{link}" in r.stderr
+    assert _tree(outside) == []
+
+
+def test_cli_client_and_renew_never_write_through_a_link_out_of_the_root(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "server-cert.pem").write_text("precious\n")
+    r = dockwiz("certs", "init", "--root", str(root), "--no-detect", "--san", "h")
+    assert r.returncode == 0, r.stderr
+    host = Host(root)
+    # a client bundle directory that is a link out of the root
+    host.path("/etc/dockwiz/clients").mkdir(mode=0o700)
+    host.path("/etc/dockwiz/clients/laptop").symlink_to(outside)
+    r = dockwiz("certs", "client", "laptop", "--root", str(root), "--overwrite")
+    assert r.returncode == 2 and "symlink" in r.stderr, r.stderr
+    # the daemon's certificate replaced by a link to a file outside: renew must not follow it
+    # (the same absolute path exists under the root, so renew can read the certificate the
+    # way the host sees it; the kernel would follow the link to this machine's file)
+    cert = host.path("/etc/docker/tls/server-cert.pem")
+    seen_by_host = host.path(str(outside / "server-cert.pem"))
+    seen_by_host.parent.mkdir(parents=True)
+    seen_by_host.write_bytes(cert.read_bytes())
+    cert.unlink()
+    cert.symlink_to(outside / "server-cert.pem")
+    r = dockwiz("certs", "renew", "--root", str(root), "--san", "h")
+    assert r.returncode == 2 and "symlink" in r.stderr, r.stderr
+    assert _tree(outside) == ["server-cert.pem"]
+    assert (outside / "server-cert.pem").read_text() == "precious\n"
+
+
+# -- issue 12 §6: one safe reader for every certificate and key --------------------------------
+def _in_time(fn: Callable[[], T], seconds: float = 10.0) -> T:
+    """Run ``fn`` on a thread: its result or its exception, or a failure (instead of a hung
+    suite) when it does not return in time."""
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            done.append(fn())
+        except BaseException as exc:  # handed to the test's thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "hung"
+    if failed:
+        raise failed[0]
+    return done[0]
+
+
+def test_a_fifo_or_a_device_as_certificate_never_hangs(host: Host) -> None:
+    tls = host.path("/etc/docker/tls")
+    tls.mkdir(parents=True)
+    os.mkfifo(tls / "server-cert.pem")
+    os.mkfifo(tls / "server-key.pem")
+    info = _in_time(lambda: pki.cert_info(host, "/etc/docker/tls/server-cert.pem", None, "server"))
+    assert info.exists and not info.readable and "a FIFO" in (info.error or "")
+    with pytest.raises(DockwizError, match="not a regular file"):
+        _in_time(lambda: pki.load_server(host))
+    # the machine's own /dev/zero (read-only): refused at once, no MemoryError
+    zero = pki.cert_info(Host("/"), "/dev/zero", None, "server")
+    assert not zero.readable and "character device" in (zero.error or "")
+    with pytest.raises(OSError, match="character device"):
+        pki.read_local(Path("/dev/zero"))
+
+
+def test_inspect_with_a_fifo_as_tlscert_returns(tmp_path: Path) -> None:
+    from dockwiz.inspect import inspect_host
+
+    host = Host(tmp_path / "root")
+    tls = host.path("/etc/docker/tls")
+    tls.mkdir(parents=True)
+    os.mkfifo(tls / "server-cert.pem")
+    os.mkfifo(tls / "server-key.pem")
+    host.path("/etc/docker/daemon.json").write_text(
+        '{"tls": true, "tlscert": "/etc/docker/tls/server-cert.pem",'
+        ' "tlskey": "/etc/docker/tls/server-key.pem"}'
+    )
+    state = _in_time(lambda: inspect_host(host), 60)
+    server = next(c for c in state.certs if c.role == "server")
+    assert not server.readable and "a FIFO" in (server.error or "")
+
+
+def test_oversized_material_and_links_at_the_last_step(host: Host, tmp_path: Path) -> None:
+    big = tmp_path / "big.pem"
+    big.write_bytes(b"x" * (pki.MAX_MATERIAL_BYTES + 1))
+    with pytest.raises(OSError, match="more than any certificate"):
+        pki.read_local(big)
+    link = tmp_path / "link.pem"
+    link.symlink_to(big)
+    with pytest.raises(OSError):  # ELOOP: O_NOFOLLOW at the last step
+        pki.read_local(link)
+    # a link inside the root is followed the host's way (resolved under the root)
+    tls = host.path("/etc/docker/tls")
+    tls.mkdir(parents=True)
+    (tls / "real.pem").write_bytes(b"data")
+    (tls / "alias.pem").symlink_to("/etc/docker/tls/real.pem")
+    assert pki.read_material(host, "/etc/docker/tls/alias.pem")[0] == b"data"
+
+
+# -- issue 12 §6: an encrypted CA key is known before it is needed ------------------------------
+def test_ca_key_encrypted(ca: pki.Issued, host: Host, tmp_path: Path) -> None:
+    assert pki.ca_key_encrypted(host) is False  # no CA at all
+    pki.write_ca(host, ca, passphrase=b"pw")
+    assert pki.ca_key_encrypted(host) is True
+    assert pki.load_ca(host, b"pw").cert == ca.cert
+    clear = Host(tmp_path / "clear")
+    pki.write_ca(clear, ca)
+    assert pki.ca_key_encrypted(clear) is False
+    # another directory (ca_dir) works the same way
+    moved = Host(tmp_path / "moved")
+    pki.write_ca(moved, ca, passphrase=b"pw")
+    moved.path("/etc/dockwiz/ca").rename(moved.path("/srv-ca"))
+    assert pki.ca_key_encrypted(moved, "/srv-ca") is True
+    assert pki.load_ca(moved, b"pw", ca_dir="/srv-ca").cert == ca.cert
