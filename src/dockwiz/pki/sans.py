@@ -130,7 +130,7 @@ def _host_names(host: Host) -> list[str]:
     a sandbox root without one shares this machine's network, so it gets the machine's name."""
     names: list[str] = []
     with contextlib.suppress(OSError):
-        names.append(host.path("/etc/hostname").read_text(encoding="utf-8").strip())
+        names.append(host.resolve("/etc/hostname").read_text(encoding="utf-8").strip())
     hostname = names[0] if names and names[0] else socket.gethostname()
     names.append(hostname)
     fqdn = socket.getfqdn(hostname)

@@ -181,7 +181,7 @@ def _preflight(host: Host, files: Sequence[_File], overwrite: bool) -> None:
             "'dockwiz certs renew', or replace them with --overwrite (overwrite=True)",
         )
     for directory in dict.fromkeys(str(PurePath(f.host_path).parent) for f in files):
-        local_dir = host.path(directory)
+        local_dir = host.writable(directory)  # the probe below writes there
         dir_mode = next(f.dir_mode for f in files if str(PurePath(f.host_path).parent) == directory)
         if local_dir.is_dir() and dir_mode == SECRET_DIR_MODE:
             mode = stat.S_IMODE(local_dir.stat().st_mode)
