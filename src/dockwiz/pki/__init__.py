@@ -20,7 +20,7 @@ pki; pki.issue_ca(...)``), so callers need not know which module holds what.
 
 from __future__ import annotations
 
-from dockwiz.docker_paths import CA_DIR, CLIENTS_DIR, DAEMON_TLS_DIR, TLS_PORT
+from dockwiz.docker_paths import CA_DIR, CLIENTS_DIR, DAEMON_TLS_DIR, DEFAULT_CLIENT, TLS_PORT
 from dockwiz.hostnet import interface_addresses as _interface_addresses
 from dockwiz.hostnet import parse_fib_trie_locals, parse_if_inet6
 from dockwiz.hostnet import psutil_addresses as _psutil_addresses
@@ -116,8 +116,6 @@ from dockwiz.pki.storage import (
     write_server_material,
 )
 
-DEFAULT_TLS_PORT = TLS_PORT
-
 __all__ = [
     "CA_DIR",
     "CERT_MODE",
@@ -125,9 +123,9 @@ __all__ = [
     "CLOCK_SKEW",
     "DAEMON_TLS_DIR",
     "DEFAULT_CA_DAYS",
+    "DEFAULT_CLIENT",
     "DEFAULT_KEY_TYPE",
     "DEFAULT_LEAF_DAYS",
-    "DEFAULT_TLS_PORT",
     "KEY_MODE",
     "KEY_TYPES",
     "MAX_CA_DAYS",
@@ -136,6 +134,7 @@ __all__ = [
     "PUBLIC_DIR_MODE",
     "RENEW_BEFORE_DAYS",
     "SECRET_DIR_MODE",
+    "TLS_PORT",
     "CertFacts",
     "ClientBundle",
     "InitChoice",

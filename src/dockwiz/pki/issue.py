@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from dockwiz.docker_paths import DEFAULT_CLIENT
 from dockwiz.errors import DockwizError
 from dockwiz.pki.sans import validate_sans
 
@@ -406,7 +407,7 @@ def issue_server(
 
 def issue_client(
     ca: Issued,
-    common_name: str = "dockwiz-client",
+    common_name: str = DEFAULT_CLIENT,
     key_type: KeyType = DEFAULT_KEY_TYPE,
     days: int = DEFAULT_LEAF_DAYS,
     key: PrivateKey | None = None,
