@@ -28,7 +28,6 @@ from __future__ import annotations
 from dockwiz.verify.explain import (
     FAILURE_OF_KIND,
     FAILURES,
-    cert_facts,
     explain_name_mismatch,
     failure_for,
 )
@@ -37,7 +36,6 @@ from dockwiz.verify.run import verify_host
 __all__ = [
     "FAILURES",
     "FAILURE_OF_KIND",
-    "cert_facts",
     "explain_name_mismatch",
     "failure_for",
     "verify_host",

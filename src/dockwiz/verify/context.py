@@ -8,7 +8,6 @@ on threads, so nothing in a :class:`Ctx` changes after it is made.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from dockwiz.dockerapi import (
     parse_endpoint,
 )
 from dockwiz.errors import DockwizError
+from dockwiz.hostnet import remote_addresses
 from dockwiz.models.intent import Mode
 from dockwiz.models.results import DetectedMode, Probe
 from dockwiz.netns import in_host_netns
@@ -181,7 +181,7 @@ def probe_context(
         eps = [parse_endpoint(SOCKET_URL)]
     detected = detect_mode(state, eps)
     mode: DetectedMode = expected if expected is not None else detected
-    addresses = _netns_addresses(host)
+    addresses = remote_addresses(host)
     tcp = [ep for ep in eps if ep.kind == "tcp"]
     local_bundle, shown = _resolve_bundle(host, bundle_dir)
     bundle, problem = _load_bundle(local_bundle, mode)
@@ -223,28 +223,6 @@ def _configured(state: HostState | None) -> list[Endpoint]:
                 ep = Endpoint(url=ep.url, kind="fd", path=state.docker_socket.path)
             found.append(ep)
     return found
-
-
-def _netns_addresses(host: Host) -> list[str]:
-    """Non-loopback IPv4 addresses where the daemon lives (the lab's own, in its namespace)."""
-    import psutil
-
-    def collect() -> list[str]:
-        out: list[str] = []
-        for ifname, addrs in psutil.net_if_addrs().items():
-            if ifname.startswith(("docker", "br-", "veth")):
-                continue  # container bridges are not how clients reach the daemon
-            for a in addrs:
-                if a.family.name == "AF_INET" and not ipaddress.ip_address(a.address).is_loopback:
-                    out.append(a.address)
-        return out
-
-    if host.netns is None and not host.is_real:
-        return []  # a sandbox root on this machine's network: probe loopback only
-    try:
-        return in_host_netns(host, collect)
-    except (OSError, DockwizError):
-        return []
 
 
 def _targets(tcp: list[Endpoint], addresses: list[str]) -> list[Target]:

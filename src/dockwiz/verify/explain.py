@@ -7,13 +7,8 @@ the same whichever probe (our TLS client, the docker CLI, the apply health wait)
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
 from dockwiz.dockerapi import ProbeError, ProbeErrorKind, ProbeOutcome, is_ip
+from dockwiz.pki import CertFacts, cert_facts
 from dockwiz.verify.context import Ctx, Target, Why, cert_response
 from dockwiz.verify.sources import removal, sources_for
 
@@ -59,50 +54,6 @@ def failure_for(outcome: ProbeOutcome) -> str | None:
     if outcome.ok or outcome.kind is None:
         return None
     return FAILURE_OF_KIND.get(outcome.kind)
-
-
-# -- certificate facts -----------------------------------------------------------------------
-@dataclass
-class CertFacts:
-    subject_cn: str | None
-    issuer_cn: str | None
-    has_san: bool
-    dns: list[str]
-    ips: list[str]
-    not_after: dt.datetime
-    not_before: dt.datetime
-
-    def names(self) -> str:
-        listed = [*self.dns, *self.ips]
-        return ", ".join(listed) if listed else "none"
-
-
-def cert_facts(der: bytes) -> CertFacts | None:
-    try:
-        cert = x509.load_der_x509_certificate(der)
-    except ValueError:
-        return None
-
-    def cn(name: x509.Name) -> str | None:
-        attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
-        return str(attrs[0].value) if attrs else None
-
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
-        ips = [str(i) for i in san.get_values_for_type(x509.IPAddress)]
-        has_san = True
-    except x509.ExtensionNotFound:
-        dns, ips, has_san = [], [], False
-    return CertFacts(
-        subject_cn=cn(cert.subject),
-        issuer_cn=cn(cert.issuer),
-        has_san=has_san,
-        dns=dns,
-        ips=ips,
-        not_after=cert.not_valid_after_utc,
-        not_before=cert.not_valid_before_utc,
-    )
 
 
 def _reissue_server_fix(dialled: str) -> str:

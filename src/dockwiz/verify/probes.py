@@ -28,9 +28,9 @@ from dockwiz.dockerapi import (
     tls_request,
 )
 from dockwiz.models.results import Probe
+from dockwiz.pki import cert_facts
 from dockwiz.verify.context import Ctx, Target, Why, cert_response, make_probe
 from dockwiz.verify.explain import (
-    cert_facts,
     explain_name_mismatch,
     explain_tls_failure,
     listener_origin,
