@@ -293,3 +293,25 @@ def test_inspect_as_a_normal_user_still_reads_what_it_can(
     state = HostState.model_validate_json(r.stdout)
     assert not state.is_root and any(f.id == "DW-TCP-PLAIN" for f in state.findings)
     assert tree(shared_tmp) == before
+
+
+def test_atomic_write_onto_a_directory_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The core's writer refuses before its temp file exists (it used to create one in the
+    directory's parent, '/' for --save /tmp, and remove it again after rename failed)."""
+    from dockwiz import fsutil
+
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
+        opened.append(str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(fsutil.os, "open", spy)
+    (tmp_path / "d").mkdir()
+    before = tree(tmp_path)
+    with pytest.raises(IsADirectoryError):
+        fsutil.atomic_write(tmp_path / "d", "x", mode=0o600)
+    assert opened == [] and tree(tmp_path) == before
