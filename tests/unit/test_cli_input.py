@@ -230,11 +230,10 @@ def nobody_python() -> str:
 
 @pytest.fixture
 def shared_tmp() -> Iterator[Path]:
-    """pytest's tmp_path is 0700 root: 'nobody' could not even enter it."""
-    d = Path(tempfile.mkdtemp(prefix="dw-cli-input-"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
+    """A temp dir 'nobody' can enter (pytest's tmp_path sits under a 0700 root directory)."""
+    with tempfile.TemporaryDirectory(prefix="dw-cli-input-") as d:
+        os.chmod(d, 0o755)
+        yield Path(d)
 
 
 def applied_lab_dir(base: Path) -> Path:
