@@ -308,6 +308,7 @@ _STR_LIST_KEYS = frozenset(
      "node-generic-resources", "cdi-spec-dirs"}
 )
 _STR_MAP_KEYS = frozenset({"log-opts"})
+_GO_INT_MIN, _GO_INT_MAX = -(2**63), 2**63 - 1  # Go's int on 64-bit Linux
 
 
 def _json_type(value: Any) -> str:
@@ -335,6 +336,8 @@ def _type_problem(key: str, value: Any) -> str | None:
         return f"{key}: must be a string, found {_json_type(value)}"
     if key in _INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
         return f"{key}: must be a whole number, found {_json_type(value)}"
+    if key in _INT_KEYS and not _GO_INT_MIN <= value <= _GO_INT_MAX:
+        return f"{key}: {value} does not fit dockerd's 64-bit whole number"
     if key in _STR_LIST_KEYS:
         if not isinstance(value, list):
             return f"{key}: must be a list of strings, found {_json_type(value)}"
@@ -616,12 +619,20 @@ class _Parser:
         literal = m.group(0)
         start = self.pos
         self.pos = end
+        # dockerd first decodes the whole file into Go's interface{} (float64): a number beyond
+        # float64's range anywhere stops it ("cannot unmarshal number ... of type float64",
+        # checked with 28.5.2's --validate). float() of a long literal is inf, never an error,
+        # while int() refuses more than 4300 digits: test the range before converting.
+        if math.isinf(float(literal)):
+            shown = literal if len(literal) <= 24 else f"{literal[:12]}...({len(literal)} chars)"
+            raise self.fail(
+                f"number {shown} is too large: dockerd cannot read numbers beyond about 1.8e308",
+                pos=start,
+                hint="write the value dockerd expects (a whole number fits in 64 bits)",
+            )
         if re.fullmatch(r"-?[0-9]+", literal):
             return int(literal)
-        value = float(literal)
-        if math.isinf(value):
-            raise self.fail(f"number {literal} is too large", pos=start)
-        return value
+        return float(literal)
 
 
 def _strip_bom(text: str) -> tuple[str, bool]:
