@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -402,14 +401,6 @@ def parse_endpoint(url: str) -> Endpoint:
     if port is None:
         port = PLAIN_PORT  # dockerd's default for a TCP host without a port
     return Endpoint(url=f"tcp://{_host_header(host, port)}", kind="tcp", host=host, port=port)
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def ping_endpoint(

@@ -361,7 +361,7 @@ def check_certs(state: HostState) -> list[Finding]:
     pki.checks', so inspect, plan, apply and ``certs show`` agree on what is wrong."""
     if not state.certs:
         return []
-    from dockwiz.pki import is_ip  # inspect has loaded pki already when there are certs
+    from dockwiz.addresses import is_ip
 
     out: list[Finding] = []
     tcp_hosts = [t.host for t in tcp_endpoints(state) if t.host and not _wildcard(t.host)]

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dockwiz import fsutil, pki
+from dockwiz.addresses import is_ip, looks_like_ipv4
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 
@@ -205,7 +206,8 @@ _label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", fullmatch=True)
 dns_names = (
     st.lists(_label, min_size=1, max_size=4)
     .map(".".join)
-    .filter(lambda n: not pki.is_ip(n) and len(n) <= 253)
+    # a last label of digits is read as an IPv4 address by clients: never a DNS SAN
+    .filter(lambda n: not is_ip(n) and not looks_like_ipv4(n) and len(n) <= 253)
 )
 ipv4 = st.ip_addresses(v=4).filter(lambda i: not (i.is_unspecified or i.is_multicast))
 ipv6 = st.ip_addresses(v=6).filter(lambda i: not (i.is_unspecified or i.is_multicast))
@@ -1164,3 +1166,10 @@ def test_ca_key_encrypted(ca: pki.Issued, host: Host, tmp_path: Path) -> None:
     moved.path("/etc/dockwiz/ca").rename(moved.path("/srv-ca"))
     assert pki.ca_key_encrypted(moved, "/srv-ca") is True
     assert pki.load_ca(moved, b"pw", ca_dir="/srv-ca").cert == ca.cert
+
+
+@pytest.mark.parametrize("bogus", ["10.77.240.999", "999.1.1.1", "1.2.3", "0", "host.0x10"])
+def test_an_address_that_is_not_one_never_becomes_a_dns_san(bogus: str) -> None:
+    """Issue 14 §4: '10.77.240.999' typed as a listen address used to become a DNS SAN."""
+    with pytest.raises(DockwizError):
+        pki.validate_dns_name(bogus)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dockwiz.addresses import is_ip
 from dockwiz.commands._common import add_host_args, host_from_args
 from dockwiz.docker_paths import CA_DIR, DAEMON_TLS_DIR
 
@@ -273,8 +274,8 @@ def _report_server(report: _Report, server: Issued, directory: str, days: int) -
     ca_path, cert_path, key_path = pki.server_paths(directory)
     sans = pki.sans_of(server.cert)
     report.line(f"issued server certificate ({server.key_type}, {days} days) in {directory}")
-    report.line(f"  DNS names: {', '.join(s for s in sans if not pki.is_ip(s)) or '-'}")
-    report.line(f"  IPs:       {', '.join(s for s in sans if pki.is_ip(s)) or '-'}")
+    report.line(f"  DNS names: {', '.join(s for s in sans if not is_ip(s)) or '-'}")
+    report.line(f"  IPs:       {', '.join(s for s in sans if is_ip(s)) or '-'}")
     report.line("  clients must dial one of these; add more with: dockwiz certs renew --san NAME")
     report.line(
         f'  daemon.json: "tlsverify": true, "tlscacert": "{ca_path}", '

@@ -92,7 +92,6 @@ from dockwiz.pki.material import (
 )
 from dockwiz.pki.sans import (
     detect_sans,
-    is_ip,
     split_sans,
     validate_dns_name,
     validate_ip,
@@ -164,7 +163,6 @@ __all__ = [
     "generate_key",
     "generate_keys",
     "has_sans",
-    "is_ip",
     "issue_ca",
     "issue_client",
     "issue_server",

@@ -12,10 +12,11 @@ import re
 import shlex
 from typing import TYPE_CHECKING
 
+from dockwiz.addresses import is_ip
 from dockwiz.docker_paths import CLIENTS_DIR, TLS_PORT
 from dockwiz.errors import DockwizError
 from dockwiz.pki.issue import Issued
-from dockwiz.pki.sans import is_ip, validate_dns_name, validate_ip
+from dockwiz.pki.sans import validate_dns_name, validate_ip
 from dockwiz.pki.storage import (
     CERT_MODE,
     KEY_MODE,

@@ -29,6 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from dockwiz.addresses import is_ip
 from dockwiz.errors import DockwizError
 from dockwiz.pki.issue import (
     _now,
@@ -39,7 +40,6 @@ from dockwiz.pki.issue import (
     sans_of,
     verify_issued_by,
 )
-from dockwiz.pki.sans import is_ip
 from dockwiz.pki.storage import CERT_MODE, KEY_MODE, read_local, read_material
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from dockwiz.addresses import is_ip
 from dockwiz.docker_paths import CA_DIR, CLIENTS_DIR, DAEMON_TLS_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.pki.bundles import (
@@ -25,7 +26,6 @@ from dockwiz.pki.bundles import (
 )
 from dockwiz.pki.checks import cert_info, check_server_cert
 from dockwiz.pki.issue import Issued, load_certificate, sans_of, verify_issued_by
-from dockwiz.pki.sans import is_ip
 from dockwiz.pki.storage import (
     _ca_files,
     _join,

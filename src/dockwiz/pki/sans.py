@@ -14,6 +14,7 @@ import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dockwiz.addresses import is_ip, looks_like_ipv4
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def validate_dns_name(name: str) -> str:
     if labels and labels[0] == "*" and len(labels) > 2:
         labels = labels[1:]
     ok = 0 < len(value) <= 253 and all(_LABEL.match(label) for label in labels)
-    if not ok or is_ip(value):
+    if not ok or is_ip(value) or looks_like_ipv4(value):
         raise DockwizError(
             f"invalid DNS name for a certificate: {name!r}",
             "use a host name such as docker.example.com (letters, digits, '-', dots)",
@@ -52,14 +53,6 @@ def validate_ip(value: str) -> str:
     if ip.is_multicast:
         raise DockwizError(f"{ip} is a multicast address", "add the addresses clients dial")
     return str(ip)
-
-
-def is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def split_sans(values: Sequence[str]) -> tuple[list[str], list[str]]:

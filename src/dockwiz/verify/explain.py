@@ -7,7 +7,8 @@ the same whichever probe (our TLS client, the docker CLI, the apply health wait)
 
 from __future__ import annotations
 
-from dockwiz.dockerapi import ProbeError, ProbeErrorKind, ProbeOutcome, is_ip
+from dockwiz.addresses import is_ip
+from dockwiz.dockerapi import ProbeError, ProbeErrorKind, ProbeOutcome
 from dockwiz.pki import CertFacts, cert_facts
 from dockwiz.verify.context import Ctx, Target, Why, cert_response
 from dockwiz.verify.sources import removal, sources_for

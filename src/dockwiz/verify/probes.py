@@ -16,6 +16,7 @@ import stat
 from collections.abc import Callable
 from typing import Literal
 
+from dockwiz.addresses import is_ip
 from dockwiz.dockerapi import (
     ApiResponse,
     ClientFiles,
@@ -23,7 +24,6 @@ from dockwiz.dockerapi import (
     ProbeError,
     ProbeErrorKind,
     get_unix,
-    is_ip,
     plain_http,
     tls_request,
 )

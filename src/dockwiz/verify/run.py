@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockwiz.addresses import is_ip
 from dockwiz.docker_paths import PLAIN_PORT, TLS_PORT
-from dockwiz.dockerapi import is_ip, parse_endpoint
+from dockwiz.dockerapi import parse_endpoint
 from dockwiz.models.results import Probe, VerifyReport
 from dockwiz.verify.client import build_handoff, probe_docker_cli, probe_env_sh
 from dockwiz.verify.context import PROBE_TIMEOUT, Ctx, Target, parse_expected_mode, probe_context

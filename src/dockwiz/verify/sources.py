@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from dockwiz.addresses import is_ip
 from dockwiz.docker_paths import (
     DAEMON_JSON,
     DOCKER_SOCKET_UNIT,
@@ -29,7 +30,7 @@ from dockwiz.docker_paths import (
     SOCKET_UNIT_PATH,
     SYSV_DEFAULTS,
 )
-from dockwiz.dockerapi import Endpoint, is_ip, parse_endpoint
+from dockwiz.dockerapi import Endpoint, parse_endpoint
 from dockwiz.models.host_state import HostState
 from dockwiz.procnet import is_loopback
 from dockwiz.systemd import parse_dockerd_args
