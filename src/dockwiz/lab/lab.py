@@ -382,7 +382,7 @@ class LabServiceManager:
         if info.state == "running":
             return self._result(action, True, started)
         detail = f"dockerd failed to start: {info.error or 'unknown reason'}"
-        tail = _log_tail(self.lab.dir / "dockerd.log", info.log_offset)
+        tail = log_tail(self.lab.dir / "dockerd.log", info.log_offset)
         return self._result(action, False, started, f"{detail}\n--- dockerd log ---\n{tail}")
 
 
@@ -1036,7 +1036,7 @@ def _failure_reason(log_path: Path, offset: int) -> str | None:
     return lines[-1] if lines else None
 
 
-def _log_tail(log_path: Path, offset: int = 0, lines: int = 15) -> str:
+def log_tail(log_path: Path, offset: int = 0, lines: int = 15) -> str:
     """The last lines the latest start wrote (not the previous daemon's shutdown)."""
     try:
         with log_path.open("rb") as fh:
