@@ -11,7 +11,8 @@ Why a lab looks the way it does:
 * **Its own private mount namespace**, so the daemon reads the *sandbox* exactly as it would
   read a real host. Inside it ``/etc/docker``, ``/etc/group``, ``/root`` and ``/run`` are
   bind-mounted from the lab's root (``/var/run`` is a symlink to ``/run`` here and in the
-  sandbox). So ``/etc/docker/daemon.json``, ``/etc/docker/certs/server.crt``,
+  sandbox), and so are ``/etc/systemd`` and ``/etc/default/docker`` for commands in a lab
+  shell. So ``/etc/docker/daemon.json``, ``/etc/docker/certs/server.crt``,
   ``unix:///var/run/docker.sock``, the pidfile ``/var/run/docker.pid``, the exec-root
   ``/var/run/docker`` and dockerd's default CA ``~/.docker/ca.pem`` (HOME is ``/root``) all mean
   the sandbox's files, with no path translation at all: what the wizard writes under the root
@@ -435,6 +436,7 @@ def lab_command(lab: Lab, argv: list[str]) -> tuple[list[str], dict[str, str]]:
         # the systemctl shim leaves the lab through this process's namespaces
         "DOCKWIZ_HOST_PID": str(os.getpid()),
         "DOCKWIZ_PYTHON": sys.executable,
+        "DOCKWIZ_SRC": str(Path(__file__).resolve().parents[2]),  # this very dockwiz
         "PATH": ":".join([str(lab.dir / SHIM_DIR), *lab.info.engine_path,
                           os.environ.get("PATH") or DAEMON_PATH]),
     }
@@ -455,6 +457,7 @@ if [ -z "$DOCKWIZ_HOST_PID" ] || [ -z "$DOCKWIZ_LAB" ]; then
   echo "systemctl: this is dockwiz's lab shim; use it inside 'dockwiz lab shell' or 'lab run'" >&2
   exit 1
 fi
+export PYTHONPATH="$DOCKWIZ_SRC${PYTHONPATH:+:$PYTHONPATH}"
 exec nsenter --mount=/proc/$DOCKWIZ_HOST_PID/ns/mnt --net=/proc/$DOCKWIZ_HOST_PID/ns/net -- \\
   "${DOCKWIZ_PYTHON:-python3}" -m dockwiz lab systemctl --dir "$DOCKWIZ_LAB" -- "$@"
 """
@@ -608,7 +611,8 @@ def _write(path: Path, text: str | bytes, mode: int) -> None:
 
 def _lay_out_root(lab: Lab, spec: ScenarioSpec) -> None:
     root = lab.root
-    for d, mode in (("etc/docker", 0o755), ("run", 0o755), ("root", 0o700), ("var", 0o755)):
+    for d, mode in (("etc/docker", 0o755), ("etc/systemd/system", 0o755), ("run", 0o755),
+                    ("root", 0o700), ("var", 0o755)):
         ensure_dir(root / d, mode=mode)
     (root / "var" / "run").symlink_to("../run")
     ensure_dir(lab.dir / "data", mode=0o710)
@@ -730,6 +734,13 @@ mount --bind "$root/etc/docker" /etc/docker
 mount --bind "$root/etc/group" /etc/group
 mount --bind "$root/root" /root
 mount --bind "$root/run" /run
+# units and /etc/default/docker too, so 'systemctl cat docker' and a drop-in written by hand
+# in a lab shell are the sandbox's (the daemon itself never reads them)
+if [ -d "$root/etc/systemd" ]; then mount --bind "$root/etc/systemd" /etc/systemd; fi
+if [ -f "$root/etc/default/docker" ]; then
+  touch /etc/default/docker
+  mount --bind "$root/etc/default/docker" /etc/default/docker
+fi
 cd /
 if [ -n "$DW_ACTIVATION" ]; then
   unset DW_ACTIVATION
