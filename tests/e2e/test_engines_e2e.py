@@ -198,3 +198,20 @@ def test_unknown_engine_and_unreachable_archive_are_one_line_errors(tmp_path: Pa
     assert "Traceback" not in out.stderr
     assert not lab_dir.exists()  # nothing of a lab was made
     assert not list((tmp_path / "cache").glob("26.1*"))
+
+
+def test_lab_engines_lists_each_engine_cached_with_its_exact_version() -> None:
+    for key in ENGINES:
+        ensure_engine(key)  # a fresh machine fetches here; then each is cached or the machine's
+    out = _cli("engines", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {row["key"]: row for row in json.loads(out.stdout)}
+    assert set(rows) == set(ENGINES)
+    for key, row in rows.items():
+        assert row["source"] in ("machine", "cache")
+        assert row["dockerd_version"] == DOCKERD_VERSION[key]
+        assert row["size_bytes"] > 10_000_000
+        if row["source"] == "cache":
+            assert row["package_version"] == ENGINES[key].package_version
+            record = json.loads((Path(row["path"]) / "engine.json").read_text())
+            assert len(record["sha256"]) == 64 and record["suite"] == ENGINES[key].suite

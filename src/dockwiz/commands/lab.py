@@ -59,6 +59,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
     engines = sub.add_parser("engines", help="the Docker engines labs can run: cached or not, "
                              "size, exact version")
+    engines.add_argument("--fetch", action="store_true",
+                         help="fetch every engine not cached yet (what the test suite needs)")
     engines.add_argument("--json", action="store_true")
     engines.set_defaults(func=_engines)
 
@@ -190,11 +192,20 @@ def _systemctl(args: argparse.Namespace) -> int:
 
 
 def _engines(args: argparse.Namespace) -> int:
-    from dockwiz.lab.engines import cache_root, default_engine_key, engine_statuses
+    from dockwiz.lab.engines import (
+        ENGINES,
+        cache_root,
+        default_engine_key,
+        engine_statuses,
+        ensure_engine,
+    )
 
+    if args.fetch:
+        for key in ENGINES:
+            ensure_engine(key, progress=lambda msg: print(msg, file=sys.stderr))
     rows = engine_statuses()
     if args.json:
-        print_json(rows)
+        print_json([row.model_dump(mode="json") for row in rows])
         return 0
     default = default_engine_key()
     print(f"engine cache: {cache_root()}")
