@@ -85,6 +85,9 @@ def test_fd_socket_lab_runs_the_engine_asked_for_and_restarts(engine_lab: Engine
     assert lab.info.pid is not None
     assert os.path.realpath(psutil.Process(lab.info.pid).exe()) == os.path.realpath(
         ensure_engine(docker).dockerd)
+    # ... with bookworm's containerd as its managed containerd (the engine brings none)
+    children = {os.path.basename(c.exe()): c.exe() for c in psutil.Process(lab.info.pid).children()}
+    assert children.get("containerd") == "/usr/bin/containerd", children
     old_pid = lab.info.pid
 
     restarted = _cli("restart", "--dir", str(lab.dir))

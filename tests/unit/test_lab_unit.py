@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -168,3 +169,23 @@ def test_run_dockerd_and_engine_fields_survive_old_lab_json(tmp_path: Path) -> N
     assert info.engine is None and info.engine_path == []
     assert lab.daemon_path().startswith("/usr/sbin:")
     assert lab.host().which("dockerd") == lab.dockerd_binary()
+
+
+def test_an_engine_cache_others_can_write_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root runs dockerd from the cache: a directory others could write is a way in."""
+    from dockwiz.errors import DockwizError
+    from dockwiz.lab.engines import _check_trusted
+
+    cache = tmp_path / "open" / "engines"
+    cache.mkdir(parents=True)
+    _check_trusted(cache)  # root's, 0755: fine
+    (tmp_path / "open").chmod(0o777)
+    with pytest.raises(DockwizError, match="writable by others"):
+        _check_trusted(cache)
+    (tmp_path / "open").chmod(0o1777)  # sticky, like /tmp: others cannot replace our entries
+    _check_trusted(cache)
+    (tmp_path / "open").chmod(0o755)
+    os.chown(cache, 65534, 65534)
+    with pytest.raises(DockwizError, match="not owned by root"):
+        _check_trusted(cache)

@@ -260,9 +260,11 @@ def ensure_engine(key: str, *, progress: Callable[[str], None] | None = None) ->
         dockerd = shutil.which("dockerd", path="/usr/sbin:/usr/bin") or "/usr/sbin/dockerd"
         return Engine(key=spec.key, package_version=machine_docker_io() or spec.package_version,
                       source="machine", root=None, dockerd=dockerd, path_dirs=[])
+    _check_trusted(cache_root())
     root = _cached(spec)
     if root is None:
         root = fetch_engine(spec, progress=progress)
+    _check_trusted(root)
     _link_init(root)
     return Engine(key=spec.key, package_version=spec.package_version, source="cache",
                   root=str(root), dockerd=str(root / ENGINE_BINARIES[0]),
@@ -285,6 +287,8 @@ def fetch_engine(spec: EngineSpec, *, progress: Callable[[str], None] | None = N
     """Download docker.io=VERSION from Debian's archive and unpack it into the cache."""
     say = progress or (lambda _msg: None)
     cache = cache_root()
+    cache.mkdir(parents=True, exist_ok=True, mode=0o755)
+    _check_trusted(cache)
     with _cache_lock(cache):
         done = _cached(spec)
         if done is not None:
@@ -321,6 +325,24 @@ def fetch_engine(spec: EngineSpec, *, progress: Callable[[str], None] | None = N
         shutil.rmtree(apt.base, ignore_errors=True)  # 20+ MB of index, fetched anew next time
         say(f"docker.io {spec.package_version} cached in {target}")
         return target
+
+
+def _check_trusted(path: Path) -> None:
+    """Root runs dockerd from the cache: refuse one that anyone but root could have written."""
+    for d in [path, *path.parents]:
+        try:
+            st = d.stat()
+        except FileNotFoundError:
+            continue  # made by us, root-owned, when the first engine is fetched
+        # group/world-writable is only safe with the sticky bit (/tmp): no one renames ours
+        if st.st_uid != 0 or (st.st_mode & 0o022 and not st.st_mode & 0o1000):
+            why = "not owned by root" if st.st_uid else "writable by others"
+            raise DockwizError(
+                f"engine cache {path}: {d} is {why} (mode {st.st_mode & 0o7777:04o}); "
+                "dockerd would run as root from it",
+                "use a root-owned directory writable only by root (DOCKWIZ_ENGINE_CACHE), "
+                f"or: chown root {d} && chmod go-w {d}",
+            )
 
 
 def _link_init(root: Path) -> None:
