@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -22,7 +22,7 @@ import pytest
 from dockwiz.dockerapi import get_unix, ping_unix, plain_http
 from dockwiz.errors import DockwizError
 from dockwiz.lab.engines import ENGINES, ensure_engine
-from dockwiz.lab.lab import Lab, LabServiceManager, lab_down, lab_up
+from dockwiz.lab.lab import Lab, LabServiceManager
 from dockwiz.netns import run_in_netns
 from dockwiz.procnet import listeners_of
 
@@ -38,25 +38,9 @@ EngineLab = Callable[[str, str], Lab]
 
 
 @pytest.fixture
-def engine_lab(tmp_path: Path) -> Iterator[EngineLab]:
-    """``engine_lab(scenario, docker) -> Lab`` under tmp_path; every lab is downed afterwards
-    and none of its processes may outlive that."""
-    made: list[Lab] = []
-
-    def make(scenario: str, docker: str) -> Lab:
-        lab = lab_up(tmp_path / f"lab{len(made)}", scenario, docker=docker)
-        made.append(lab)
-        return lab
-
-    yield make
-    left: list[int] = []
-    for lab in made:
-        lab.refresh()
-        pids = [lab.info.pid] if lab.info.pid is not None and lab.is_running() else []
-        lab_down(lab.dir)
-        left += [p for p in pids if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert not left, f"processes left after lab_down: {left}"
+def engine_lab(lab_factory: Callable[..., Lab]) -> EngineLab:
+    """``engine_lab(scenario, docker) -> Lab``: conftest's lab_factory on a chosen engine."""
+    return lambda scenario, docker: lab_factory(scenario, docker=docker)
 
 
 def _version(lab: Lab) -> dict[str, object]:
