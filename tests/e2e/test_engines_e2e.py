@@ -25,6 +25,7 @@ from dockwiz.lab.engines import ENGINES, ensure_engine
 from dockwiz.lab.lab import Lab, LabServiceManager
 from dockwiz.netns import run_in_netns
 from dockwiz.procnet import listeners_of
+from dockwiz.services import dockerd_runner
 
 pytestmark = pytest.mark.e2e
 
@@ -132,7 +133,7 @@ def test_validate_runs_in_the_lab_namespace_with_the_lab_engine(engine_lab: Engi
     config = json.loads((lab.root / "etc/docker/daemon.json").read_text())
     assert Path(config["tlscert"]).is_absolute()
     assert not Path(config["tlscert"]).exists(), "the premise: the machine has no such file"
-    services = lab.host().services
+    services = dockerd_runner(lab.host())  # what apply's validate step asks for
     assert isinstance(services, LabServiceManager)
     assert services.dockerd_version() == "28.5.2+dfsg4"
 

@@ -189,3 +189,16 @@ def test_an_engine_cache_others_can_write_is_refused(
     os.chown(cache, 65534, 65534)
     with pytest.raises(DockwizError, match="not owned by root"):
         _check_trusted(cache)
+
+
+def test_the_lab_manager_is_a_dockerd_runner_and_the_others_are_not(tmp_path: Path) -> None:
+    """Apply's validate asks services.dockerd_runner(host) whether to run dockerd in place."""
+    from dockwiz.host import Host
+    from dockwiz.services import DockerdRunner, SystemdManager, SysVManager, dockerd_runner
+
+    host = _lab(tmp_path).host()
+    assert isinstance(host.services, DockerdRunner)
+    assert dockerd_runner(host) is host.services
+    assert dockerd_runner(Host(tmp_path)) is None
+    assert not isinstance(SystemdManager(Host(tmp_path)), DockerdRunner)
+    assert not isinstance(SysVManager(Host(tmp_path)), DockerdRunner)

@@ -288,16 +288,17 @@ def _list(args: argparse.Namespace) -> int:
         try:
             lab = open_lab(Path(directory))
             rows.append({"netns": netns, "dir": directory, "scenario": lab.info.scenario,
-                         "state": lab_state(lab), "address": lab.info.address})
+                         "state": lab_state(lab), "address": lab.info.address,
+                         "engine": lab.info.engine or "machine"})
         except DockwizError:
             rows.append({"netns": netns, "dir": directory, "scenario": "?", "state": "unknown",
-                         "address": "?"})
+                         "address": "?", "engine": "?"})
     if args.json:
         print_json(rows)
         return 0
     if not rows:
         print("no labs on this machine")
     for row in rows:
-        print(f"{row['netns']}  {row['state']:<8} {row['scenario']:<16} {row['address']:<15} "
-              f"{row['dir']}")
+        print(f"{row['netns']}  {row['state']:<8} {row['scenario']:<16} {row['engine']:<7} "
+              f"{row['address']:<15} {row['dir']}")
     return 0
