@@ -202,3 +202,16 @@ def test_the_lab_manager_is_a_dockerd_runner_and_the_others_are_not(tmp_path: Pa
     assert dockerd_runner(Host(tmp_path)) is None
     assert not isinstance(SystemdManager(Host(tmp_path)), DockerdRunner)
     assert not isinstance(SysVManager(Host(tmp_path)), DockerdRunner)
+
+
+def test_fetch_without_debians_keyring_says_so_before_touching_anything(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockwiz.errors import DockwizError
+    from dockwiz.lab import engines
+
+    monkeypatch.setattr(engines, "KEYRING", str(tmp_path / "no-keyring.gpg"))
+    monkeypatch.setenv("DOCKWIZ_ENGINE_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(DockwizError, match=r"archive keyring .* is missing") as caught:
+        engines.fetch_engine(engines.ENGINES["28.5"])
+    assert caught.value.hint == "apt-get install debian-archive-keyring"
+    assert not (tmp_path / "cache").exists()

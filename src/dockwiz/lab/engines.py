@@ -286,6 +286,7 @@ def _cache_lock(cache: Path) -> Iterator[None]:
 def fetch_engine(spec: EngineSpec, *, progress: Callable[[str], None] | None = None) -> Path:
     """Download docker.io=VERSION from Debian's archive and unpack it into the cache."""
     say = progress or (lambda _msg: None)
+    _check_fetch_tools(spec)
     cache = cache_root()
     cache.mkdir(parents=True, exist_ok=True, mode=0o755)
     _check_trusted(cache)
@@ -325,6 +326,23 @@ def fetch_engine(spec: EngineSpec, *, progress: Callable[[str], None] | None = N
         shutil.rmtree(apt.base, ignore_errors=True)  # 20+ MB of index, fetched anew next time
         say(f"docker.io {spec.package_version} cached in {target}")
         return target
+
+
+def _check_fetch_tools(spec: EngineSpec) -> None:
+    """apt, dpkg-deb and Debian's keyring: without them a fetch would fail with a wrong reason."""
+    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise DockwizError(
+                f"cannot fetch docker.io {spec.package_version}: {tool} is missing (engines come "
+                "from Debian's archive)",
+                "run labs on Debian, or choose the machine's engine: dockwiz lab engines",
+            )
+    if not Path(KEYRING).is_file():
+        raise DockwizError(
+            f"cannot fetch docker.io {spec.package_version}: Debian's archive keyring {KEYRING} "
+            "is missing, so the archive's signature cannot be checked",
+            "apt-get install debian-archive-keyring",
+        )
 
 
 def _check_trusted(path: Path) -> None:
