@@ -63,6 +63,8 @@ def _top_parser() -> argparse.ArgumentParser:
         help="run the wizard on a lab host: DIR of an existing lab, or a new throwaway lab",
     )
     parser.add_argument("--scenario", default="insecure-tcp", help="scenario for a new --lab")
+    parser.add_argument("--docker", default=None, metavar="VERSION",
+                        help="Docker engine for a new --lab: 20.10, 26.1 or 28.5 (lab engines)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     return parser
 
