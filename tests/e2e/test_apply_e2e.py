@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from dockwiz import apply as ap
-from dockwiz import journal as jr
+from dockwiz.apply import journal as jr
+from dockwiz.docker_paths import JOURNAL_PATH
 from dockwiz.dockerapi import ping_endpoint
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
@@ -335,7 +336,7 @@ def test_fault_sigterm_mid_apply(clean: tuple[Lab, Host, Snapshot], tmp_path: Pa
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            journal = jr.load_journal(host) if host.exists(jr.JOURNAL_PATH) else None
+            journal = jr.load_journal(host) if host.exists(JOURNAL_PATH) else None
             if journal is not None and journal.step == "files-written":
                 break
             time.sleep(0.05)

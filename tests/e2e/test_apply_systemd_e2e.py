@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from dockwiz import apply as ap
-from dockwiz import journal as jr
+from dockwiz.apply import journal as jr
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
 from dockwiz.models.intent import Intent

@@ -25,7 +25,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockwiz import apply as ap
-from dockwiz import journal as jr
+from dockwiz.apply import journal as jr
+from dockwiz.apply.steps import dockerd_reason
+from dockwiz.apply.transaction import write_change
+from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host
 from dockwiz.models.intent import Intent
@@ -209,7 +212,7 @@ def test_success_writes_files_with_mode_and_marks_done(host: Host, daemon: Stand
     assert ap.pending_recovery(host) is None
     backups = host.path(journal.backup_dir)
     assert stat.S_IMODE(backups.stat().st_mode) == 0o700
-    assert stat.S_IMODE(host.path(jr.STATE_DIR).stat().st_mode) == 0o700
+    assert stat.S_IMODE(host.path(STATE_DIR).stat().st_mode) == 0o700
 
 
 def test_rollback_last_undoes_a_successful_apply(host: Host, daemon: StandInDaemon) -> None:
@@ -356,7 +359,7 @@ def test_apply_refuses_while_a_crashed_apply_is_pending(host: Host, daemon: Stan
     writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
                                                           security="socket")]
     writer.commit()
-    ap._write_change(host, plan.files[1])
+    write_change(host, plan.files[1])
     assert ap.pending_recovery(host) is not None
     with pytest.raises(DockwizError, match="interrupted"):
         ap.apply_plan(host, plan, manager=daemon)
@@ -379,7 +382,7 @@ def test_recover_after_a_restart_restarts_on_the_old_config(
     writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
                                                           security="socket")]
     writer.commit()
-    ap._write_change(host, plan.files[0])
+    write_change(host, plan.files[0])
     result = ap.recover(host, manager=daemon)
     assert result.ok
     assert daemon.calls == ["restart"]
@@ -414,10 +417,10 @@ def test_dockerd_reason_is_pulled_out_of_its_log() -> None:
     log = ('time="2026-11-23T19:00:00Z" level=info msg="Starting up"\n'
            'time="2026-11-23T19:00:01Z" level=warning msg="Binding to IP address"\n'
            'failed to start daemon: listen tcp 10.77.0.2:2376: bind: address already in use\n')
-    assert ap._dockerd_reason(log) == (
+    assert dockerd_reason(log) == (
         "failed to start daemon: listen tcp 10.77.0.2:2376: bind: address already in use")
     fatal = 'time="x" level=fatal msg="unable to configure the Docker daemon with file \\"f\\""'
-    assert ap._dockerd_reason(fatal) == 'unable to configure the Docker daemon with file "f"'
+    assert dockerd_reason(fatal) == 'unable to configure the Docker daemon with file "f"'
 
 
 # -- the property: whatever the files were, a failed apply puts them back exactly -------------
@@ -493,7 +496,7 @@ def test_cli_refuses_without_a_terminal_or_yes(
     err = capsys.readouterr().err
     assert status == 2
     assert "no terminal to ask on" in err and "--yes" in err
-    assert _snapshot(host) == before and not host.exists(jr.JOURNAL_PATH)
+    assert _snapshot(host) == before and not host.exists(JOURNAL_PATH)
 
 
 def test_cli_dry_run_lists_the_steps_and_changes_nothing(
@@ -514,7 +517,7 @@ def test_cli_dry_run_lists_the_steps_and_changes_nothing(
                  "wait until unix:///var/run/docker.sock (socket) answer /_ping",
                  "on any failure: restore every file"):
         assert step in out, out
-    assert _snapshot(host) == before and not host.exists(jr.JOURNAL_PATH)
+    assert _snapshot(host) == before and not host.exists(JOURNAL_PATH)
 
 
 def test_cli_sandbox_without_a_manager_is_refused_before_anything_changes(
@@ -526,7 +529,7 @@ def test_cli_sandbox_without_a_manager_is_refused_before_anything_changes(
     status = main(["apply", str(plan_file), "--root", str(host.root), "--yes", "--no-color"])
     assert status == 2
     assert "no service manager" in capsys.readouterr().err
-    assert not host.exists(jr.JOURNAL_PATH)
+    assert not host.exists(JOURNAL_PATH)
 
 
 def test_cli_containers_notice() -> None:
@@ -562,7 +565,7 @@ def test_old_backups_are_pruned_but_the_current_kept(host: Host) -> None:
         txids.append(writer.journal.txid)
     removed = jr.prune_backups(host, keep=5)
     assert sorted(removed) == txids[:2]
-    left = sorted(p.name for p in host.path(jr.BACKUP_ROOT).iterdir())
+    left = sorted(p.name for p in host.path(BACKUP_ROOT).iterdir())
     assert left == txids[2:]
 
 
@@ -594,7 +597,7 @@ def test_recover_finishes_an_apply_killed_after_health(host: Host, daemon: Stand
     writer.journal.step = "healthy"
     writer.journal.restarted = True
     writer.commit()
-    ap._write_change(host, plan.files[0])
+    write_change(host, plan.files[0])
     result = ap.recover(host, manager=daemon)
     assert result.ok and not result.rolled_back
     assert [s.name for s in result.steps][-1] == "done"

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from dockwiz.apply.journal import Journal
     from dockwiz.host import Host, ServiceManager
-    from dockwiz.journal import Journal
     from dockwiz.models.plan import Plan
     from dockwiz.models.results import ApplyResult, ApplyStep
 
@@ -152,7 +152,7 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
 def pending_warning(host: Host) -> str | None:
     """The line every other command prints while an interrupted apply waits for recovery."""
     # journal.py only, not the whole apply machinery: this runs at every command's start
-    from dockwiz.journal import load_journal
+    from dockwiz.apply.journal import load_journal
 
     try:
         journal = load_journal(host)
@@ -185,7 +185,7 @@ def _plan_is_empty(plan: Plan) -> bool:
 
 def _dry_run_steps(plan: Plan) -> list[str]:
     from dockwiz.apply import cert_trees
-    from dockwiz.journal import BACKUP_ROOT, JOURNAL_PATH
+    from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH
 
     steps = [f"journal and back up {len(plan.files)} file(s)"
              + (f" and {', '.join(cert_trees(plan))}" if plan.certs else "")
@@ -288,7 +288,7 @@ def _journal_summary(journal: Journal) -> str:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from dockwiz.apply import rollback_last
-    from dockwiz.journal import load_journal
+    from dockwiz.apply.journal import load_journal
 
     host = host_from_args(args)
     journal = load_journal(host)

@@ -1,0 +1,339 @@
+"""The apply journal: what a transaction will touch, where the backups are, how far it got.
+
+The journal and every backup are on disk and fsync'd before the first byte of a target file
+changes (certbot's reverter, DOMAIN §8). So whatever kills the wizard (an exception, a signal,
+SIGKILL, a power cut) the next start finds a journal that is not ``done`` and can put every
+file back byte for byte, with its mode and owner, from nothing but what is on disk.
+
+Two kinds of targets are recorded. ``files`` are single paths the plan names (daemon.json, a
+systemd drop-in, a cert). ``trees`` are directories the PKI writes into (the CA directory, the
+daemon's TLS directory, the client bundles): their whole content is recorded, so a rollback
+also removes files the PKI added that no plan line names. ``created_dirs`` are the topmost
+directories that did not exist; removing them removes everything the apply created below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
+from dockwiz.errors import DockwizError
+from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
+from dockwiz.host import Host
+
+MAX_TREE_FILES = 500  # a cert directory holds a handful; more means a wrong directory
+
+Step = Literal[
+    "journaled",
+    "certs-written",
+    "files-written",
+    "validated",
+    "restarted",
+    "healthy",
+    "done",
+    "rolling-back",
+    "rolled-back",
+    "rollback-failed",
+]
+# 'rollback-failed' is deliberately not finished: the host is in an unknown state, so every
+# start keeps pointing at 'dockwiz recover' (which can be run again) until it succeeds.
+FINISHED_STEPS: frozenset[str] = frozenset({"done", "rolled-back"})
+
+
+class FileRecord(BaseModel):
+    """One target path as it was before the apply."""
+
+    path: str
+    existed: bool
+    backup: str | None = None
+    sha256: str | None = None
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+class TreeRecord(BaseModel):
+    """A directory the PKI writes into, with every file that was in it before."""
+
+    path: str
+    existed: bool
+    files: list[FileRecord] = Field(default_factory=list)
+    dirs: list[str] = Field(default_factory=list)
+
+
+class JournalEndpoint(BaseModel):
+    url: str
+    security: str
+
+
+class Journal(BaseModel):
+    """The on-disk record of one transaction; ``step`` says how far it got."""
+
+    version: int = 1
+    txid: str
+    started: datetime
+    updated: datetime
+    step: Step = "journaled"
+    plan_path: str
+    plan_sha256: str
+    files: list[FileRecord] = Field(default_factory=list)
+    trees: list[TreeRecord] = Field(default_factory=list)
+    created_dirs: list[str] = Field(default_factory=list)
+    unit_changed: bool = False
+    restarted: bool = False
+    was_running: bool = True
+    endpoints_before: list[JournalEndpoint] = Field(default_factory=list)
+    endpoints_after: list[JournalEndpoint] = Field(default_factory=list)
+    error: str | None = None
+    rolled_back_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.step in FINISHED_STEPS
+
+    @property
+    def backup_dir(self) -> str:
+        return f"{BACKUP_ROOT}/{self.txid}"
+
+
+def new_txid() -> str:
+    """Sortable by time, unique across two wizards started in the same second."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _ensure_state_dirs(host: Host, txid: str) -> None:
+    ensure_dir(host.path(str(Path(STATE_DIR).parent)), mode=0o755)  # /var/lib: a normal dir
+    ensure_dir(host.path(f"{BACKUP_ROOT}/{txid}/files"), mode=0o700)
+
+
+def _topmost_missing(host: Host, host_dir: str) -> str | None:
+    """The highest ancestor of ``host_dir`` that does not exist yet (None if it exists)."""
+    cur = Path(host_dir)
+    top: Path | None = None
+    while not host.path(str(cur)).exists():
+        top = cur
+        if cur.parent == cur:
+            break
+        cur = cur.parent
+    return str(top) if top is not None else None
+
+
+def _host_rel(host: Host, local: Path) -> str:
+    """The host path of ``local`` without following links (a link stays what it is)."""
+    return "/" + local.relative_to(host.root).as_posix()
+
+
+class JournalWriter:
+    """Builds a journal, its backups, and keeps it current as the transaction advances."""
+
+    def __init__(self, host: Host, txid: str, plan_json: str) -> None:
+        self.host = host
+        _ensure_state_dirs(host, txid)
+        plan_path = f"{BACKUP_ROOT}/{txid}/plan.json"
+        atomic_write(host.path(plan_path), plan_json, mode=0o600)
+        now = datetime.now(UTC)
+        self.journal = Journal(
+            txid=txid, started=now, updated=now, plan_path=plan_path,
+            plan_sha256=sha256_of(plan_json.encode()),
+        )
+        self._counter = 0
+        self._seen: set[str] = set()
+
+    def _backup(self, host_path: str) -> FileRecord:
+        local = self.host.path(host_path)
+        if not local.exists() and not local.is_symlink():
+            return FileRecord(path=host_path, existed=False)
+        if local.is_symlink() or not local.is_file():
+            raise DockwizError(
+                f"{host_path} is not a regular file; dockwiz will not replace it",
+                "move it aside or replace it with a plain file, then plan again",
+            )
+        data = local.read_bytes()
+        st = local.stat()
+        self._counter += 1
+        backup = f"{self.journal.backup_dir}/files/{self._counter:04d}"
+        atomic_write(self.host.path(backup), data, mode=0o600)
+        return FileRecord(
+            path=host_path, existed=True, backup=backup, sha256=sha256_of(data),
+            mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
+        )
+
+    def add_file(self, host_path: str) -> None:
+        if host_path in self._seen:
+            return
+        self.host.writable(host_path)
+        self._seen.add(host_path)
+        self.journal.files.append(self._backup(host_path))
+        self._note_parent(str(Path(host_path).parent))
+
+    def add_tree(self, host_dir: str) -> None:
+        """Record a directory's whole content (the PKI may add files the plan never names)."""
+        self.host.writable(host_dir)
+        if any(host_dir == t.path or host_dir.startswith(t.path + "/") for t in self.journal.trees):
+            return
+        local = self.host.path(host_dir)
+        record = TreeRecord(path=host_dir, existed=local.is_dir())
+        if record.existed:
+            count = 0
+            for dirpath, dirnames, filenames in os.walk(local):
+                for d in dirnames:
+                    record.dirs.append(_host_rel(self.host, Path(dirpath) / d))
+                for name in filenames:
+                    if (Path(dirpath) / name).is_symlink():
+                        # the admin's link (e.g. to a cert elsewhere): kept, never followed
+                        record.dirs.append(_host_rel(self.host, Path(dirpath) / name))
+                        continue
+                    count += 1
+                    if count > MAX_TREE_FILES:
+                        raise DockwizError(
+                            f"{host_dir} holds more than {MAX_TREE_FILES} files",
+                            "point the certificate directories at dedicated directories",
+                        )
+                    file_path = _host_rel(self.host, Path(dirpath) / name)
+                    self._seen.add(file_path)
+                    record.files.append(self._backup(file_path))
+        self.journal.trees.append(record)
+        self._note_parent(host_dir)
+
+    def _note_parent(self, host_dir: str) -> None:
+        top = _topmost_missing(self.host, host_dir)
+        if top is not None and top not in self.journal.created_dirs:
+            self.journal.created_dirs.append(top)
+
+    def commit(self) -> None:
+        """Make the backups and the journal durable: after this, targets may change."""
+        files_dir = self.host.path(f"{self.journal.backup_dir}/files")
+        fsync_dir(files_dir)
+        save_journal(self.host, self.journal)
+
+
+def save_journal(host: Host, journal: Journal) -> None:
+    journal.updated = datetime.now(UTC)
+    local = host.path(JOURNAL_PATH)
+    ensure_dir(local.parent.parent, mode=0o755)
+    ensure_dir(local.parent, mode=0o700)
+    atomic_write(local, journal.model_dump_json(indent=2), mode=0o600)
+
+
+def load_journal(host: Host) -> Journal | None:
+    """The last transaction's journal, or None; a damaged journal is an error, not a shrug."""
+    local = host.path(JOURNAL_PATH)
+    if not local.exists():
+        return None
+    try:
+        return Journal.model_validate_json(local.read_bytes())
+    except ValueError as exc:
+        raise DockwizError(
+            f"the apply journal {JOURNAL_PATH} is damaged: {exc}",
+            f"inspect it and the backups under {BACKUP_ROOT}/ by hand, then remove it",
+        ) from exc
+
+
+KEEP_BACKUPS = 5
+
+
+def prune_backups(host: Host, keep: int = KEEP_BACKUPS) -> list[str]:
+    """Remove all but the newest ``keep`` transactions' backups (they hold old private keys).
+
+    The current journal's backups are always kept: ``rollback`` and ``recover`` need them.
+    """
+    root = host.path(BACKUP_ROOT)
+    if not root.is_dir():
+        return []
+    current = load_journal(host)
+    txids = sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)
+    doomed = [t for t in txids[keep:] if current is None or t != current.txid]
+    for txid in doomed:
+        shutil.rmtree(root / txid)
+    return doomed
+
+
+def restore_file(host: Host, record: FileRecord) -> bool:
+    """Put one file back as recorded; True if anything had to change."""
+    local = host.path(record.path)
+    if not record.existed:
+        if local.exists() or local.is_symlink():
+            local.unlink()
+            fsync_dir(local.parent)
+            return True
+        return False
+    assert record.backup is not None and record.mode is not None
+    data = host.read_bytes(record.backup)
+    if sha256_of(data) != record.sha256:
+        raise DockwizError(
+            f"the backup of {record.path} ({record.backup}) does not match its recorded checksum",
+            "restore the file by hand; the backup directory was changed after the apply",
+        )
+    if _matches(local, data, record):
+        return False
+    ensure_dir(local.parent, mode=0o755)
+    atomic_write(local, data, mode=record.mode, uid=record.uid, gid=record.gid)
+    return True
+
+
+def _matches(local: Path, data: bytes, record: FileRecord) -> bool:
+    """Already as recorded (content, mode, owner): nothing to write, even on a read-only fs."""
+    try:
+        st = local.lstat()
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    same_meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (
+        record.mode, record.uid, record.gid,
+    )
+    return same_meta and local.read_bytes() == data
+
+
+def restore_tree(host: Host, tree: TreeRecord) -> int:
+    """Remove what the apply added under a tree, put back every recorded file; count changes."""
+    local = host.path(tree.path)
+    changed = 0
+    if not tree.existed:
+        if local.exists():
+            shutil.rmtree(local)
+            changed += 1
+        return changed
+    keep_files = {r.path for r in tree.files}
+    keep_dirs = set(tree.dirs)
+    if local.is_dir():
+        for dirpath, dirnames, filenames in os.walk(local, topdown=False):
+            for name in filenames:
+                p = Path(dirpath) / name
+                if _host_rel(host, p) not in keep_files | keep_dirs:
+                    p.unlink()
+                    changed += 1
+            for d in dirnames:
+                p = Path(dirpath) / d
+                if _host_rel(host, p) not in keep_dirs:
+                    if p.is_symlink():
+                        p.unlink()
+                    else:
+                        shutil.rmtree(p)
+                    changed += 1
+    for record in tree.files:
+        changed += restore_file(host, record)
+    return changed
+
+
+def remove_created_dirs(host: Host, journal: Journal) -> None:
+    for host_dir in journal.created_dirs:
+        local = host.path(host_dir)
+        if local.is_dir():
+            shutil.rmtree(local)
+            with contextlib.suppress(OSError):
+                fsync_dir(local.parent)

@@ -1,0 +1,419 @@
+"""Apply a Plan as a transaction that either finishes or puts every byte back.
+
+The order is certbot's reverter (DOMAIN §8, DESIGN "Apply"):
+
+1. journal: every target is backed up and the journal written and fsync'd before any target
+   changes, so even SIGKILL leaves enough on disk for ``recover`` to undo the apply;
+2. certificates, then every planned file, each written atomically with its final mode/owner;
+3. validation (validate.py);
+4. daemon-reload if a unit changed, reload/restart, then a health wait (health.py);
+5. done, or, on any failure, exception or signal: restore every file byte for byte, remove what
+   was created, reload, restart, and confirm the *old* endpoints answer again.
+
+Downtime matters as much as safety: a validation failure rolls back without ever touching the
+running daemon, and a rollback restarts the daemon only if it was touched or is not answering.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from dockwiz.apply import journal as jr
+from dockwiz.apply.certs import cert_trees, issue_certificates
+from dockwiz.apply.health import client_files, deadline_for, health_deadline, wait_endpoints
+from dockwiz.apply.steps import (
+    ACTION_TITLES,
+    ApplyInterrupted,
+    OnStep,
+    StepFailed,
+    Steps,
+    action_error,
+    daemon_log_of,
+    describe,
+    fault,
+    last_failed,
+    run_action,
+    trap_signals,
+)
+from dockwiz.apply.validate import validate
+from dockwiz.docker_paths import JOURNAL_PATH
+from dockwiz.errors import DockwizError
+from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
+from dockwiz.host import Host, ServiceManager
+from dockwiz.models.results import ApplyResult, ApplyStep
+from dockwiz.services import choose_manager
+
+if TYPE_CHECKING:
+    from dockwiz.models.plan import Endpoint, Plan
+
+
+def pending_recovery(host: Host) -> jr.Journal | None:
+    """The journal of an apply that never finished (the wizard died), or None."""
+    journal = jr.load_journal(host)
+    if journal is None or journal.finished:
+        return None
+    return journal
+
+
+def apply_plan(
+    host: Host,
+    plan: Plan,
+    *,
+    on_step: OnStep | None = None,
+    deadline_s: float | None = None,
+    manager: ServiceManager | None = None,
+) -> ApplyResult:
+    """Apply ``plan`` to ``host``; on any failure restore the host and say what happened."""
+    pending = pending_recovery(host)
+    if pending is not None:
+        raise DockwizError(
+            f"an earlier apply ({pending.txid}) was interrupted at step '{pending.step}'",
+            "run 'dockwiz recover' to restore the host first",
+        )
+    services = manager or choose_manager(host)
+    tx = _Transaction(host, plan, services, Steps(on_step), deadline_s)
+    return tx.run()
+
+
+def recover(host: Host, on_step: OnStep | None = None, *,
+            manager: ServiceManager | None = None) -> ApplyResult:
+    """Finish or undo an interrupted apply from its journal.
+
+    Killed after the new daemon was confirmed healthy (only 'done' was left to write), the
+    apply is finished if the new endpoints still answer; anything earlier is undone.
+    """
+    journal = pending_recovery(host)
+    if journal is None:
+        return ApplyResult(ok=True, steps=[ApplyStep(
+            name="check journal", status="skipped", detail="no interrupted apply found")])
+    steps = Steps(on_step)
+    services = manager or choose_manager(host)
+    steps.emit("found interrupted apply", "ok",
+               f"transaction {journal.txid} stopped at step '{journal.step}'")
+    if journal.step == "healthy" and _still_healthy(host, journal, steps):
+        journal.step = "done"
+        jr.save_journal(host, journal)
+        steps.emit("done", "ok", f"transaction {journal.txid} finished; backups kept for "
+                   "'dockwiz rollback'")
+        return ApplyResult(ok=True, txid=journal.txid, steps=steps.steps)
+    recovered = _rollback(host, journal, services, steps)
+    return ApplyResult(
+        ok=recovered, txid=journal.txid, steps=steps.steps, rolled_back=True,
+        recovery_ok=recovered,
+        error=None if recovered else "the old configuration was restored but the daemon "
+        "does not answer on its old endpoints",
+    )
+
+
+def _still_healthy(host: Host, journal: jr.Journal, steps: Steps) -> bool:
+    from dockwiz.models.plan import Plan
+
+    try:
+        plan = Plan.model_validate_json(host.read_bytes(journal.plan_path))
+    except (OSError, ValueError):
+        return False
+    files = client_files(host, plan, None)
+    with steps.run("confirm new daemon") as d:
+        ok, lines = wait_endpoints(host, plan.endpoints_after, files, time.monotonic() + 5.0)
+        d.extend(lines)
+    return ok
+
+
+def rollback_last(host: Host, on_step: OnStep | None = None, *,
+                  manager: ServiceManager | None = None) -> ApplyResult:
+    """Undo the last *successful* apply from its backups."""
+    journal = jr.load_journal(host)
+    if journal is None:
+        raise DockwizError("nothing to roll back: no apply has been recorded on this host",
+                           f"the journal lives at {JOURNAL_PATH}")
+    if not journal.finished:
+        raise DockwizError(f"the last apply ({journal.txid}) was interrupted",
+                           "run 'dockwiz recover' instead")
+    if journal.step != "done":
+        raise DockwizError(f"the last apply ({journal.txid}) is already undone ({journal.step})")
+    steps = Steps(on_step)
+    services = manager or choose_manager(host)
+    _check_unchanged_since(host, journal, steps)
+    recovered = _rollback(host, journal, services, steps, force_restart=True)
+    return ApplyResult(
+        ok=recovered, txid=journal.txid, steps=steps.steps, rolled_back=True,
+        recovery_ok=recovered,
+        error=None if recovered else "files restored but the daemon does not answer "
+        "on its former endpoints",
+    )
+
+
+# -- the transaction --------------------------------------------------------------------------
+class _Transaction:
+    def __init__(self, host: Host, plan: Plan, services: ServiceManager, steps: Steps,
+                 deadline_s: float | None) -> None:
+        self.host = host
+        self.plan = plan
+        self.services = services
+        self.steps = steps
+        self.deadline_s = deadline_s if deadline_s is not None else health_deadline(plan)
+        self.journal: jr.Journal | None = None
+        self.bundle_dir: str | None = None
+        self.t_down: float | None = None
+        self.downtime: float | None = None
+
+    def run(self) -> ApplyResult:
+        seen: list[int] = []
+        try:
+            with trap_signals("raise", seen):
+                self._forward()
+        except BaseException as exc:
+            if self.journal is None or self.journal.step != "done":
+                return self._fail(exc, seen)
+            # a signal in the instant after 'done' was recorded: the apply stands
+        jr.prune_backups(self.host)
+        return ApplyResult(
+            ok=True, txid=self.journal.txid if self.journal else None, steps=self.steps.steps,
+            downtime_s=self.downtime, client_bundle=self.bundle_dir or self.plan.client_bundle,
+        )
+
+    # forward path
+    def _forward(self) -> None:
+        with self.steps.run("journal and backups") as d:
+            self.journal = self._write_journal()
+            d.append(f"{len(self.journal.files)} file(s), {len(self.journal.trees)} "
+                     f"director(ies) backed up under {self.journal.backup_dir}")
+        fault("journal")
+        if any(c.action != "reuse" for c in self.plan.certs):
+            with self.steps.run("certificates") as d:
+                self.bundle_dir = issue_certificates(self.host, self.plan)
+                d.append(", ".join(f"{c.role} {c.action}" for c in self.plan.certs))
+            self._advance("certs-written")
+        fault("certs")
+        staged = [a for a in self.plan.actions if a.stage is not None]
+        later = [a for a in self.plan.actions if a.stage is None]
+        # DOMAIN §9: live-restore goes in by reload first, so the restart keeps containers.
+        self._service_actions(staged)
+        with self.steps.run("write files") as d:
+            for n, change in enumerate(self.plan.files):
+                write_change(self.host, change)
+                d.append(f"{'removed' if change.after is None else 'wrote'} {change.path}")
+                if n == 0:
+                    fault("first-file")
+            self._advance("files-written")
+        fault("files")
+        with self.steps.run("validate") as d:
+            d.extend(validate(self.host, self.plan))
+            self._advance("validated")
+        fault("validate")
+        self._service_actions(later)
+        self._advance("restarted")
+        fault("restart")
+        with self.steps.run("wait for health") as d:
+            d.extend(self._wait_new_endpoints())
+            self._advance("healthy")
+        fault("healthy")
+        assert self.journal is not None
+        self._advance("done")
+        self.steps.emit("done", "ok", f"transaction {self.journal.txid}; backups kept for "
+                        "'dockwiz rollback'")
+
+    def _write_journal(self) -> jr.Journal:
+        # Was the old daemon answering at all? If not, a rollback restores the files and leaves
+        # it stopped, as found, instead of failing to start a config that never worked.
+        was_up, _ = wait_endpoints(self.host, self.plan.endpoints_before, None,
+                                   time.monotonic() + 0.5)
+        writer = jr.JournalWriter(self.host, jr.new_txid(), self.plan.model_dump_json())
+        for change in self.plan.files:
+            writer.add_file(change.path)
+        for tree in cert_trees(self.plan):
+            writer.add_tree(tree)
+        journal = writer.journal
+        journal.was_running = was_up
+        journal.unit_changed = any(a.kind == "daemon-reload" for a in self.plan.actions)
+        journal.endpoints_before = [_jep(e) for e in self.plan.endpoints_before]
+        journal.endpoints_after = [_jep(e) for e in self.plan.endpoints_after]
+        writer.commit()
+        return journal
+
+    def _advance(self, step: jr.Step) -> None:
+        assert self.journal is not None
+        self.journal.step = step
+        jr.save_journal(self.host, self.journal)
+
+    def _service_actions(self, actions: list[Any]) -> None:
+        assert self.journal is not None
+        for action in actions:
+            with self.steps.run(ACTION_TITLES.get(action.kind, action.kind)) as d:
+                if action.stage is not None:
+                    write_change(self.host, action.stage)
+                    d.append(f"staged {action.stage.path}")
+                if action.kind in ("restart", "reload"):
+                    # Recorded first: a crash during the restart must still restart on rollback.
+                    self.journal.restarted = True
+                    jr.save_journal(self.host, self.journal)
+                    if action.kind == "restart":
+                        self.t_down = time.monotonic()
+                result = run_action(self.services, action.kind)
+                d.append(action.reason)
+                if not result.ok:
+                    raise StepFailed(action.kind, action_error(action.kind, result),
+                                     daemon_log=daemon_log_of(result))
+
+    def _wait_new_endpoints(self) -> list[str]:
+        started = self.t_down if self.t_down is not None else time.monotonic()
+        deadline = time.monotonic() + self.deadline_s
+        files = client_files(self.host, self.plan, self.bundle_dir)
+        ok, lines = wait_endpoints(self.host, self.plan.endpoints_after, files, deadline)
+        if not ok:
+            raise StepFailed("health", f"the daemon did not answer on every planned endpoint "
+                             f"within {self.deadline_s:.1f} s: " + "; ".join(lines))
+        self.downtime = time.monotonic() - started
+        return [*lines, f"downtime {self.downtime:.2f} s"]
+
+    # failure path
+    def _fail(self, exc: BaseException, seen: list[int]) -> ApplyResult:
+        failed_step = exc.step if isinstance(exc, StepFailed) else None
+        daemon_log = exc.daemon_log if isinstance(exc, StepFailed) else None
+        error = describe(exc)
+        if self.journal is None:
+            # Nothing changed yet (the journal is written before any target).
+            return ApplyResult(ok=False, steps=self.steps.steps, error=error,
+                               failed_step=failed_step or "journal", rolled_back=False,
+                               recovery_ok=True)
+        self.journal.error = error
+        if not last_failed(self.steps):
+            # a signal or fault between two steps: say where the apply had got to
+            self.steps.emit(f"interrupted after '{self.journal.step}'", "failed", error)
+        recovered = _rollback(self.host, self.journal, self.services, self.steps)
+        if seen and isinstance(exc, ApplyInterrupted):
+            error = f"{error}; the apply was undone"
+        return ApplyResult(
+            ok=False, txid=self.journal.txid, steps=self.steps.steps, error=error,
+            failed_step=last_failed(self.steps) or failed_step, daemon_log=daemon_log,
+            rolled_back=True, recovery_ok=recovered,
+        )
+
+
+def _jep(e: Endpoint) -> jr.JournalEndpoint:
+    return jr.JournalEndpoint(url=e.url, security=e.security)
+
+
+# -- files ------------------------------------------------------------------------------------
+def write_change(host: Host, change: Any) -> None:
+    local = host.writable(change.path)
+    if change.after is None:
+        if local.exists() or local.is_symlink():
+            local.unlink()
+            fsync_dir(local.parent)
+        return
+    ensure_dir(local.parent, mode=0o755)
+    atomic_write(local, change.after, mode=change.mode, uid=change.uid, gid=change.gid)
+
+
+# -- rollback ---------------------------------------------------------------------------------
+def _check_unchanged_since(host: Host, journal: jr.Journal, steps: Steps) -> None:
+    """Before undoing a finished apply, note files the admin changed since (they are replaced)."""
+    from dockwiz.models.plan import Plan
+
+    try:
+        plan = Plan.model_validate_json(host.read_bytes(journal.plan_path))
+    except (OSError, ValueError):
+        return
+    changed = []
+    for change in plan.files:
+        local = host.path(change.path)
+        now = local.read_text(encoding="utf-8", errors="replace") if local.exists() else None
+        if now != change.after:
+            changed.append(change.path)
+    if changed:
+        steps.emit("check files", "ok", "changed since the apply (the backup wins): "
+                   + ", ".join(changed))
+
+
+def _rollback(host: Host, journal: jr.Journal, services: ServiceManager, steps: Steps,
+              *, force_restart: bool = False) -> bool:
+    """Restore every file, then make sure the old daemon answers on its old endpoints."""
+    seen: list[int] = []
+    with trap_signals("defer", seen):
+        journal.step = "rolling-back"
+        jr.save_journal(host, journal)
+        files_ok = True
+        try:
+            with steps.run("restore files") as d:
+                restored = _restore_all(host, journal)
+                d.append(f"{restored} path(s) restored byte for byte" if restored
+                         else "nothing had changed on disk")
+        except Exception as exc:
+            # Keep going: the daemon answering matters most; the report says what to restore.
+            files_ok = False
+            steps.emit("restore files by hand", "failed",
+                       f"{describe(exc)}; the originals are in {journal.backup_dir}/files "
+                       f"(listed in {JOURNAL_PATH})")
+        step_name: jr.Step = "rolled-back"
+        try:
+            ok = _restart_old(host, journal, services, steps, force_restart) and files_ok
+        except Exception as exc:
+            if not steps.steps or steps.steps[-1].status != "failed":
+                steps.emit("confirm old daemon", "failed", describe(exc))
+            ok = False
+        if not ok:
+            step_name = "rollback-failed"
+        if seen:
+            steps.emit("signals during rollback", "skipped",
+                       f"ignored {len(seen)} signal(s) so the rollback could finish")
+        from datetime import UTC, datetime
+
+        journal.step = step_name
+        journal.rolled_back_at = datetime.now(UTC)
+        jr.save_journal(host, journal)
+    return ok
+
+
+def _restore_all(host: Host, journal: jr.Journal) -> int:
+    count = 0
+    for tree in journal.trees:
+        count += jr.restore_tree(host, tree)
+    for record in journal.files:
+        if jr.restore_file(host, record):
+            count += 1
+    jr.remove_created_dirs(host, journal)
+    return count
+
+
+def _restart_old(host: Host, journal: jr.Journal, services: ServiceManager, steps: Steps,
+                 force_restart: bool) -> bool:
+    """Old endpoints are confirmed without client material: the new bundle is gone by now."""
+    bundle = None
+    if journal.unit_changed:
+        with steps.run("systemd daemon-reload") as d:
+            result = services.daemon_reload()
+            d.append("unit files back as they were")
+            if not result.ok:
+                raise StepFailed("daemon-reload", result.stderr.strip() or "daemon-reload failed")
+    endpoints = journal.endpoints_before
+    if not journal.was_running:
+        with steps.run("leave dockerd stopped") as d:
+            if journal.restarted:
+                services.stop()
+            d.append("it was not answering before the apply either; the old configuration is "
+                     "back as it was")
+        return True
+    touched = force_restart or journal.restarted
+    if not touched:
+        ok, _ = wait_endpoints(host, endpoints, bundle, time.monotonic() + 1.0)
+        if ok:
+            steps.emit("confirm old daemon", "ok",
+                       "the daemon was never restarted and still answers on "
+                       + ", ".join(e.url for e in endpoints))
+            return True
+    with steps.run("restart dockerd on the old configuration") as d:
+        started = time.monotonic()
+        result = services.restart()
+        if not result.ok:
+            raise StepFailed("restart", action_error("restart", result),
+                             daemon_log=daemon_log_of(result))
+        d.append(f"restarted in {time.monotonic() - started:.2f} s")
+    deadline = time.monotonic() + deadline_for(journal.endpoints_before)
+    with steps.run("confirm old daemon") as d:
+        ok, lines = wait_endpoints(host, endpoints, bundle, deadline)
+        d.extend(lines)
+        if not ok:
+            raise StepFailed("confirm", "old endpoints do not answer: " + "; ".join(lines))
+    return True
