@@ -16,9 +16,6 @@ from dockwiz.apply.journal import (
     load_journal,
     new_txid,
     prune_backups,
-    remove_created_dirs,
-    restore_file,
-    restore_tree,
     save_journal,
 )
 from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
@@ -26,5 +23,5 @@ from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
 __all__ = [
     "BACKUP_ROOT", "JOURNAL_PATH", "STATE_DIR", "FileRecord", "Journal", "JournalEndpoint",
     "JournalWriter", "Step", "TreeRecord", "load_journal", "new_txid", "prune_backups",
-    "remove_created_dirs", "restore_file", "restore_tree", "save_journal",
+    "save_journal",
 ]

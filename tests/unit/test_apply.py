@@ -8,6 +8,7 @@ mode and owner back, nothing left behind, the daemon touched only when it must b
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import signal
 import socket
 import socketserver
 import stat
+import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -569,25 +571,44 @@ def test_old_backups_are_pruned_but_the_current_kept(host: Host) -> None:
     assert left == txids[2:]
 
 
-def test_a_tampered_backup_is_reported_not_restored(
+def test_a_damaged_backup_stops_only_its_own_file_and_no_restart_on_a_half_old_config(
     host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
-    monkeypatch.setenv(ap.FAULT_ENV, "fail-after:files")
+    """Issue 12 §5: one damaged backup record must not stop the other restores, dockerd is not
+    restarted on a half-restored configuration, and the report names exactly what is left."""
+    host.path(DROPIN).parent.mkdir(parents=True)
+    host.path(DROPIN).write_text("[Service]\n# the admin's\n")
+    dropin_before = host.read_bytes(DROPIN)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'),
+                  FileChange(path=DROPIN, before="[Service]\n# the admin's\n",
+                             after="[Service]\nExecStart=\nExecStart=/x\n", role="dropin",
+                             reason="test")], restart=True)
+    monkeypatch.setenv(ap.FAULT_ENV, "fail-after:restart")
     real = jr.JournalWriter.commit
 
-    def commit_then_tamper(self: jr.JournalWriter) -> None:
+    def commit_then_damage(self: jr.JournalWriter) -> None:
         real(self)
-        backup = self.journal.files[0].backup
+        backup = next(f.backup for f in self.journal.files if f.path == DAEMON_JSON)
         assert backup is not None
-        self.host.path(backup).write_text("tampered")
+        self.host.path(backup).write_text("damaged")  # a real file on disk, really damaged
 
-    monkeypatch.setattr(jr.JournalWriter, "commit", commit_then_tamper)
+    monkeypatch.setattr(jr.JournalWriter, "commit", commit_then_damage)
     result = ap.apply_plan(host, plan, manager=daemon)
-    assert not result.ok and result.recovery_ok is False
-    hand = next(s for s in result.steps if s.name == "restore files by hand")
-    assert "does not match its recorded checksum" in hand.detail
-    assert "/var/lib/dockwiz/backups/" in hand.detail
+    assert not result.ok and result.rolled_back and result.recovery_ok is False
+    assert result.not_restored == [DAEMON_JSON]
+    assert host.read_bytes(DROPIN) == dropin_before  # the intact record was restored
+    restore = next(s for s in result.steps if s.name == "restore files")
+    assert restore.status == "failed"
+    assert "does not match its recorded checksum" in restore.detail
+    assert "/var/lib/dockwiz/backups/" in restore.detail
+    assert daemon.calls == ["restart"]  # the apply's own; none on the half-old config
+    skipped = next(s for s in result.steps if s.name.startswith("restart dockerd on the old"))
+    assert skipped.status == "skipped" and "partly restored" in skipped.detail
+    assert result.error is not None and "host needs attention" in result.error
+    assert DAEMON_JSON in result.error and "undone" not in result.error
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.step == "rollback-failed"
+    assert ap.pending_recovery(host) is not None  # recover keeps being offered
 
 
 def test_recover_finishes_an_apply_killed_after_health(host: Host, daemon: StandInDaemon) -> None:
@@ -604,3 +625,106 @@ def test_recover_finishes_an_apply_killed_after_health(host: Host, daemon: Stand
     assert host.read_text(DAEMON_JSON) == '{\n  "debug": false\n}\n'  # kept: it worked
     assert daemon.calls == []
     assert ap.rollback_last(host, manager=daemon).ok  # and it can still be undone
+
+
+# -- faults during rollback (issue 12 §5) -------------------------------------------------------
+@pytest.fixture
+def small_state_disk(host: Host) -> Iterator[Path]:
+    """/var/lib/dockwiz on its own 512 KiB tmpfs (0700, as dockwiz makes it): a disk to fill."""
+    local = host.path(STATE_DIR)
+    local.mkdir(parents=True)
+    os.chmod(local.parent, 0o755)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs",
+                              str(local)], capture_output=True, text=True, check=False)
+    assert mounted.returncode == 0, f"this test needs root to mount a tmpfs: {mounted.stderr}"
+    try:
+        yield local
+    finally:
+        subprocess.run(["umount", "-l", str(local)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    """Write until the kernel says ENOSPC: a really full disk, not a mock."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(OSError) as full:
+            while True:
+                os.write(fd, b"\0" * 65536)
+        assert full.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("how", ["rollback", "recover"])
+def test_a_full_state_disk_does_not_stop_the_restore(
+    host: Host, daemon: StandInDaemon, small_state_disk: Path, how: str
+) -> None:
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
+                 daemon_reload=True)
+    if how == "rollback":
+        assert ap.apply_plan(host, plan, manager=daemon).ok
+    else:  # an apply killed after its files were written
+        writer = jr.JournalWriter(host, jr.new_txid(), plan.model_dump_json())
+        for change in plan.files:
+            writer.add_file(change.path)
+        writer.journal.unit_changed = True
+        writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
+                                                              security="socket")]
+        writer.commit()
+        for change in plan.files:
+            write_change(host, change)
+    assert _snapshot(host) != before
+    _fill(small_state_disk)
+    with pytest.raises(OSError):  # the journal really cannot be written any more
+        jr.save_journal(host, jr.load_journal(host))  # type: ignore[arg-type]
+    result = (ap.rollback_last if how == "rollback" else ap.recover)(host, manager=daemon)
+    assert _snapshot(host) == before  # every byte back regardless
+    assert result.ok and result.recovery_ok and result.not_restored == []
+    unrecorded = [s for s in result.steps if s.name.startswith("record ")]
+    assert unrecorded and all(s.status == "failed" for s in unrecorded)
+    assert "No space left on device" in unrecorded[0].detail
+    assert daemon.is_active()
+
+
+def test_an_interruption_is_never_swallowed_by_a_ui_callback(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    """Issue 12 §5: a signal that lands inside the progress callback (wrapped in
+    suppress(Exception) so a broken UI cannot break the transaction) still rolls back."""
+    before = _snapshot(host)
+
+    def ui(step: ApplyStep) -> None:
+        if step.name == "write files":
+            raise ap.ApplyInterrupted(signal.SIGINT)
+
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
+                 daemon_reload=True)
+    result = ap.apply_plan(host, plan, on_step=ui, manager=daemon)
+    assert not result.ok and result.rolled_back and result.recovery_ok
+    assert "SIGINT" in (result.error or "")
+    assert _snapshot(host) == before
+    assert issubclass(ap.ApplyInterrupted, BaseException)
+    assert not issubclass(ap.ApplyInterrupted, Exception)
+
+
+def test_cli_exit_code_3_when_the_rollback_fails(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.commands import apply as cmd
+
+    assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
+                         manager=daemon).ok
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.files[0].backup is not None
+    host.path(journal.files[0].backup).write_bytes(b"damaged")
+    monkeypatch.setattr(cmd, "_manager", lambda _h, _a: daemon)
+    import argparse
+
+    args = argparse.Namespace(root=str(host.root), lab=None, yes=True, json=False,
+                              color="never", service_manager=None)
+    monkeypatch.setattr(cmd, "host_from_args", lambda _a: host)
+    assert cmd.run_rollback(args) == cmd.EXIT_FAILED_NOT_RECOVERED == 3
+    out = capsys.readouterr().out
+    assert "rollback failed" in out and DAEMON_JSON in out and "NOT restored" in out

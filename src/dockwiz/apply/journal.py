@@ -14,7 +14,6 @@ directories that did not exist; removing them removes everything the apply creat
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
@@ -260,80 +259,3 @@ def prune_backups(host: Host, keep: int = KEEP_BACKUPS) -> list[str]:
     for txid in doomed:
         shutil.rmtree(root / txid)
     return doomed
-
-
-def restore_file(host: Host, record: FileRecord) -> bool:
-    """Put one file back as recorded; True if anything had to change."""
-    local = host.path(record.path)
-    if not record.existed:
-        if local.exists() or local.is_symlink():
-            local.unlink()
-            fsync_dir(local.parent)
-            return True
-        return False
-    assert record.backup is not None and record.mode is not None
-    data = host.read_bytes(record.backup)
-    if sha256_of(data) != record.sha256:
-        raise DockwizError(
-            f"the backup of {record.path} ({record.backup}) does not match its recorded checksum",
-            "restore the file by hand; the backup directory was changed after the apply",
-        )
-    if _matches(local, data, record):
-        return False
-    ensure_dir(local.parent, mode=0o755)
-    atomic_write(local, data, mode=record.mode, uid=record.uid, gid=record.gid)
-    return True
-
-
-def _matches(local: Path, data: bytes, record: FileRecord) -> bool:
-    """Already as recorded (content, mode, owner): nothing to write, even on a read-only fs."""
-    try:
-        st = local.lstat()
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISREG(st.st_mode):
-        return False
-    same_meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (
-        record.mode, record.uid, record.gid,
-    )
-    return same_meta and local.read_bytes() == data
-
-
-def restore_tree(host: Host, tree: TreeRecord) -> int:
-    """Remove what the apply added under a tree, put back every recorded file; count changes."""
-    local = host.path(tree.path)
-    changed = 0
-    if not tree.existed:
-        if local.exists():
-            shutil.rmtree(local)
-            changed += 1
-        return changed
-    keep_files = {r.path for r in tree.files}
-    keep_dirs = set(tree.dirs)
-    if local.is_dir():
-        for dirpath, dirnames, filenames in os.walk(local, topdown=False):
-            for name in filenames:
-                p = Path(dirpath) / name
-                if _host_rel(host, p) not in keep_files | keep_dirs:
-                    p.unlink()
-                    changed += 1
-            for d in dirnames:
-                p = Path(dirpath) / d
-                if _host_rel(host, p) not in keep_dirs:
-                    if p.is_symlink():
-                        p.unlink()
-                    else:
-                        shutil.rmtree(p)
-                    changed += 1
-    for record in tree.files:
-        changed += restore_file(host, record)
-    return changed
-
-
-def remove_created_dirs(host: Host, journal: Journal) -> None:
-    for host_dir in journal.created_dirs:
-        local = host.path(host_dir)
-        if local.is_dir():
-            shutil.rmtree(local)
-            with contextlib.suppress(OSError):
-                fsync_dir(local.parent)

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from types import FrameType
-from typing import Literal
+from typing import Any, Literal
 
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, ServiceManager
@@ -26,8 +26,12 @@ OnStep = Callable[[ApplyStep], None]
 FAULT_ENV = "DOCKWIZ_FAULT"  # test-only: "kill-after:journal", "sleep-after:files", ...
 
 
-class ApplyInterrupted(Exception):
-    """A signal arrived mid-apply; raised into the transaction so it rolls back."""
+class ApplyInterrupted(BaseException):
+    """A signal arrived mid-apply; raised into the transaction so it rolls back.
+
+    A BaseException: ``except Exception`` (in a probe, a UI callback, a library) must never
+    swallow it, or the apply would go on after the admin asked it to stop.
+    """
 
     def __init__(self, signum: int) -> None:
         self.signum = signum
@@ -83,28 +87,40 @@ def describe(exc: BaseException) -> str:
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@contextlib.contextmanager
-def trap_signals(mode: Literal["raise", "defer"], seen: list[int]) -> Iterator[None]:
-    """During an apply a signal raises into it; during a rollback it is noted, not obeyed.
+class SignalGuard:
+    """SIGINT/SIGTERM/SIGHUP during a transaction: the first one raises ApplyInterrupted into
+    the forward path (so it rolls back); from then on, and during any rollback, signals are
+    noted in ``seen`` and not obeyed, so the restore always runs to its end.
 
-    Handlers can only be installed from the main thread; the TUI runs apply in a worker and
-    handles Ctrl+C itself, so there this is a no-op.
+    One guard spans the forward path AND its rollback: there is no instant between the two in
+    which the default handler could kill the process half-way. Handlers can only be installed
+    from the main thread; the TUI runs apply in a worker and handles Ctrl+C itself, so there
+    this is a no-op.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        seen.append(signum)
-        if mode == "raise":
+    def __init__(self, mode: Literal["raise", "defer"]) -> None:
+        self.mode = mode
+        self.seen: list[int] = []
+        self._previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, _frame: FrameType | None) -> None:
+        self.seen.append(signum)
+        if self.mode == "raise":
+            self.mode = "defer"
             raise ApplyInterrupted(signum)
 
-    previous = {s: signal.signal(s, handler) for s in _SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
+    def defer(self) -> None:
+        self.mode = "defer"
+
+    def __enter__(self) -> SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handler) for s in _SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for s, h in self._previous.items():
             signal.signal(s, h)
+        self._previous = {}
 
 
 def fault(point: str) -> None:

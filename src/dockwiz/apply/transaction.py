@@ -21,11 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from dockwiz.apply import journal as jr
 from dockwiz.apply.certs import cert_trees, issue_certificates
-from dockwiz.apply.health import client_files, deadline_for, health_deadline, wait_endpoints
+from dockwiz.apply.health import client_files, health_deadline, wait_endpoints
+from dockwiz.apply.rollback import RollbackOutcome, check_unchanged_since, rollback
 from dockwiz.apply.steps import (
     ACTION_TITLES,
     ApplyInterrupted,
     OnStep,
+    SignalGuard,
     StepFailed,
     Steps,
     action_error,
@@ -34,7 +36,6 @@ from dockwiz.apply.steps import (
     fault,
     last_failed,
     run_action,
-    trap_signals,
 )
 from dockwiz.apply.validate import validate
 from dockwiz.docker_paths import JOURNAL_PATH
@@ -97,13 +98,8 @@ def recover(host: Host, on_step: OnStep | None = None, *,
         steps.emit("done", "ok", f"transaction {journal.txid} finished; backups kept for "
                    "'dockwiz rollback'")
         return ApplyResult(ok=True, txid=journal.txid, steps=steps.steps)
-    recovered = _rollback(host, journal, services, steps)
-    return ApplyResult(
-        ok=recovered, txid=journal.txid, steps=steps.steps, rolled_back=True,
-        recovery_ok=recovered,
-        error=None if recovered else "the old configuration was restored but the daemon "
-        "does not answer on its old endpoints",
-    )
+    outcome = rollback(host, journal, services, steps)
+    return _undone(journal, steps, outcome)
 
 
 def _still_healthy(host: Host, journal: jr.Journal, steps: Steps) -> bool:
@@ -134,13 +130,19 @@ def rollback_last(host: Host, on_step: OnStep | None = None, *,
         raise DockwizError(f"the last apply ({journal.txid}) is already undone ({journal.step})")
     steps = Steps(on_step)
     services = manager or choose_manager(host)
-    _check_unchanged_since(host, journal, steps)
-    recovered = _rollback(host, journal, services, steps, force_restart=True)
+    check_unchanged_since(host, journal, steps)
+    outcome = rollback(host, journal, services, steps, force_restart=True)
+    return _undone(journal, steps, outcome)
+
+
+def _undone(journal: jr.Journal, steps: Steps, outcome: RollbackOutcome) -> ApplyResult:
+    """The result of a rollback or recover: ok only if every file is back and verified and the
+    old daemon answered."""
     return ApplyResult(
-        ok=recovered, txid=journal.txid, steps=steps.steps, rolled_back=True,
-        recovery_ok=recovered,
-        error=None if recovered else "files restored but the daemon does not answer "
-        "on its former endpoints",
+        ok=outcome.ok, txid=journal.txid, steps=steps.steps, rolled_back=True,
+        recovery_ok=outcome.ok, error=outcome.error(),
+        failed_step=None if outcome.ok else last_failed(steps),
+        not_restored=sorted(outcome.not_restored),
     )
 
 
@@ -159,14 +161,15 @@ class _Transaction:
         self.downtime: float | None = None
 
     def run(self) -> ApplyResult:
-        seen: list[int] = []
-        try:
-            with trap_signals("raise", seen):
+        # One guard for the forward path and its rollback: no gap where a signal could kill.
+        with SignalGuard("raise") as guard:
+            try:
                 self._forward()
-        except BaseException as exc:
-            if self.journal is None or self.journal.step != "done":
-                return self._fail(exc, seen)
-            # a signal in the instant after 'done' was recorded: the apply stands
+            except BaseException as exc:
+                guard.defer()
+                if self.journal is None or self.journal.step != "done":
+                    return self._fail(exc)
+                # a signal in the instant after 'done' was recorded: the apply stands
         jr.prune_backups(self.host)
         return ApplyResult(
             ok=True, txid=self.journal.txid if self.journal else None, steps=self.steps.steps,
@@ -268,7 +271,7 @@ class _Transaction:
         return [*lines, f"downtime {self.downtime:.2f} s"]
 
     # failure path
-    def _fail(self, exc: BaseException, seen: list[int]) -> ApplyResult:
+    def _fail(self, exc: BaseException) -> ApplyResult:
         failed_step = exc.step if isinstance(exc, StepFailed) else None
         daemon_log = exc.daemon_log if isinstance(exc, StepFailed) else None
         error = describe(exc)
@@ -281,13 +284,15 @@ class _Transaction:
         if not last_failed(self.steps):
             # a signal or fault between two steps: say where the apply had got to
             self.steps.emit(f"interrupted after '{self.journal.step}'", "failed", error)
-        recovered = _rollback(self.host, self.journal, self.services, self.steps)
-        if seen and isinstance(exc, ApplyInterrupted):
+        outcome = rollback(self.host, self.journal, self.services, self.steps)
+        if isinstance(exc, ApplyInterrupted) and outcome.ok:
             error = f"{error}; the apply was undone"
+        elif not outcome.ok:
+            error = f"{error}; {outcome.error()}"
         return ApplyResult(
             ok=False, txid=self.journal.txid, steps=self.steps.steps, error=error,
             failed_step=last_failed(self.steps) or failed_step, daemon_log=daemon_log,
-            rolled_back=True, recovery_ok=recovered,
+            rolled_back=True, recovery_ok=outcome.ok, not_restored=sorted(outcome.not_restored),
         )
 
 
@@ -305,115 +310,3 @@ def write_change(host: Host, change: Any) -> None:
         return
     ensure_dir(local.parent, mode=0o755)
     atomic_write(local, change.after, mode=change.mode, uid=change.uid, gid=change.gid)
-
-
-# -- rollback ---------------------------------------------------------------------------------
-def _check_unchanged_since(host: Host, journal: jr.Journal, steps: Steps) -> None:
-    """Before undoing a finished apply, note files the admin changed since (they are replaced)."""
-    from dockwiz.models.plan import Plan
-
-    try:
-        plan = Plan.model_validate_json(host.read_bytes(journal.plan_path))
-    except (OSError, ValueError):
-        return
-    changed = []
-    for change in plan.files:
-        local = host.path(change.path)
-        now = local.read_text(encoding="utf-8", errors="replace") if local.exists() else None
-        if now != change.after:
-            changed.append(change.path)
-    if changed:
-        steps.emit("check files", "ok", "changed since the apply (the backup wins): "
-                   + ", ".join(changed))
-
-
-def _rollback(host: Host, journal: jr.Journal, services: ServiceManager, steps: Steps,
-              *, force_restart: bool = False) -> bool:
-    """Restore every file, then make sure the old daemon answers on its old endpoints."""
-    seen: list[int] = []
-    with trap_signals("defer", seen):
-        journal.step = "rolling-back"
-        jr.save_journal(host, journal)
-        files_ok = True
-        try:
-            with steps.run("restore files") as d:
-                restored = _restore_all(host, journal)
-                d.append(f"{restored} path(s) restored byte for byte" if restored
-                         else "nothing had changed on disk")
-        except Exception as exc:
-            # Keep going: the daemon answering matters most; the report says what to restore.
-            files_ok = False
-            steps.emit("restore files by hand", "failed",
-                       f"{describe(exc)}; the originals are in {journal.backup_dir}/files "
-                       f"(listed in {JOURNAL_PATH})")
-        step_name: jr.Step = "rolled-back"
-        try:
-            ok = _restart_old(host, journal, services, steps, force_restart) and files_ok
-        except Exception as exc:
-            if not steps.steps or steps.steps[-1].status != "failed":
-                steps.emit("confirm old daemon", "failed", describe(exc))
-            ok = False
-        if not ok:
-            step_name = "rollback-failed"
-        if seen:
-            steps.emit("signals during rollback", "skipped",
-                       f"ignored {len(seen)} signal(s) so the rollback could finish")
-        from datetime import UTC, datetime
-
-        journal.step = step_name
-        journal.rolled_back_at = datetime.now(UTC)
-        jr.save_journal(host, journal)
-    return ok
-
-
-def _restore_all(host: Host, journal: jr.Journal) -> int:
-    count = 0
-    for tree in journal.trees:
-        count += jr.restore_tree(host, tree)
-    for record in journal.files:
-        if jr.restore_file(host, record):
-            count += 1
-    jr.remove_created_dirs(host, journal)
-    return count
-
-
-def _restart_old(host: Host, journal: jr.Journal, services: ServiceManager, steps: Steps,
-                 force_restart: bool) -> bool:
-    """Old endpoints are confirmed without client material: the new bundle is gone by now."""
-    bundle = None
-    if journal.unit_changed:
-        with steps.run("systemd daemon-reload") as d:
-            result = services.daemon_reload()
-            d.append("unit files back as they were")
-            if not result.ok:
-                raise StepFailed("daemon-reload", result.stderr.strip() or "daemon-reload failed")
-    endpoints = journal.endpoints_before
-    if not journal.was_running:
-        with steps.run("leave dockerd stopped") as d:
-            if journal.restarted:
-                services.stop()
-            d.append("it was not answering before the apply either; the old configuration is "
-                     "back as it was")
-        return True
-    touched = force_restart or journal.restarted
-    if not touched:
-        ok, _ = wait_endpoints(host, endpoints, bundle, time.monotonic() + 1.0)
-        if ok:
-            steps.emit("confirm old daemon", "ok",
-                       "the daemon was never restarted and still answers on "
-                       + ", ".join(e.url for e in endpoints))
-            return True
-    with steps.run("restart dockerd on the old configuration") as d:
-        started = time.monotonic()
-        result = services.restart()
-        if not result.ok:
-            raise StepFailed("restart", action_error("restart", result),
-                             daemon_log=daemon_log_of(result))
-        d.append(f"restarted in {time.monotonic() - started:.2f} s")
-    deadline = time.monotonic() + deadline_for(journal.endpoints_before)
-    with steps.run("confirm old daemon") as d:
-        ok, lines = wait_endpoints(host, endpoints, bundle, deadline)
-        d.extend(lines)
-        if not ok:
-            raise StepFailed("confirm", "old endpoints do not answer: " + "; ".join(lines))
-    return True

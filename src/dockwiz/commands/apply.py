@@ -139,14 +139,23 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
                 for line in result.daemon_log.splitlines()[-12:]:
                     print_(f"  {_esc(line)}")
             if result.rolled_back:
-                state = ("[green]the host is back as it was; the old daemon answers on its old "
-                         "endpoints[/green]" if result.recovery_ok else
-                         "[bold red]the files are restored but the old daemon does not answer: "
-                         "check 'dockwiz inspect' and dockerd's log[/bold red]")
-                print_(f"recovery: {state}")
+                print_(f"recovery: {_recovery_line(result)}")
     if result.ok:
         return EXIT_OK
     return EXIT_FAILED_RECOVERED if result.recovery_ok else EXIT_FAILED_NOT_RECOVERED
+
+
+def _recovery_line(result: ApplyResult) -> str:
+    """Only what was checked: every file read back, the old daemon answering."""
+    if result.recovery_ok:
+        return ("[green]the host is back as it was; the old daemon answers on its old "
+                "endpoints[/green]")
+    if result.not_restored:
+        return ("[bold red]rollback failed, the host needs attention: NOT restored: "
+                + _esc(", ".join(result.not_restored))
+                + "; dockerd was not restarted on a half-restored configuration[/bold red]")
+    return ("[bold red]the files are restored but the old daemon does not answer: "
+            "check 'dockwiz inspect' and dockerd's log[/bold red]")
 
 
 def pending_warning(host: Host) -> str | None:
