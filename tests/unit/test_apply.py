@@ -9,6 +9,7 @@ mode and owner back, nothing left behind, the daemon touched only when it must b
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -728,3 +729,141 @@ def test_cli_exit_code_3_when_the_rollback_fails(
     assert cmd.run_rollback(args) == cmd.EXIT_FAILED_NOT_RECOVERED == 3
     out = capsys.readouterr().out
     assert "rollback failed" in out and DAEMON_JSON in out and "NOT restored" in out
+
+
+# -- the journal is trusted only when only root could have written it (issue 12 §2) ------------
+def _whole_tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    out: dict[str, tuple[int, bytes | None]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            p = Path(dirpath) / name
+            st_ = p.lstat()
+            data = p.read_bytes() if stat.S_ISREG(st_.st_mode) else None
+            out[str(p)] = (st_.st_mode, data)
+    return out
+
+
+def _plant(host: Host, record: dict[str, object], **extra: object) -> None:
+    """A journal as an attacker would plant it: a finished ('done') or pending transaction."""
+    txid = "20260101T000000Z-aaaaaa"
+    planted = host.path("/tmp/evil")
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_bytes(b"#!/bin/sh\nid > /tmp/pwned\n")
+    state = host.path(STATE_DIR)
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o700)
+    (state / "backups" / txid).mkdir(parents=True, exist_ok=True)
+    (state / "backups").chmod(0o700)
+    journal = {
+        "txid": txid, "started": "2026-01-01T00:00:00Z", "updated": "2026-01-01T00:00:00Z",
+        "step": extra.pop("step", "done"), "plan_path": f"/var/lib/dockwiz/backups/{txid}/plan.json",
+        "plan_sha256": "0" * 64, "files": [record], **extra,
+    }
+    path = host.path(JOURNAL_PATH)
+    path.write_text(json.dumps(journal))
+    path.chmod(0o600)
+
+
+PWN = {"path": "/usr/local/bin/pwn", "existed": True, "backup": "/tmp/evil",
+       "sha256": hashlib.sha256(b"#!/bin/sh\nid > /tmp/pwned\n").hexdigest(),
+       "mode": 0o4755, "uid": 0, "gid": 0}
+
+
+@pytest.mark.parametrize("what", ["rollback", "recover"])
+def test_a_planted_journal_is_refused_and_nothing_is_written(
+    host: Host, daemon: StandInDaemon, what: str
+) -> None:
+    _plant(host, PWN, step="done" if what == "rollback" else "restarted")
+    before = _whole_tree(host.root)
+    call = ap.rollback_last if what == "rollback" else ap.recover
+    with pytest.raises(DockwizError, match=r"refusing the apply journal .*/usr/local/bin/pwn"):
+        call(host, manager=daemon)
+    assert not host.path("/usr/local/bin/pwn").exists()
+    assert _whole_tree(host.root) == before
+    assert daemon.calls == []
+
+
+@pytest.mark.parametrize(("record", "why"), [
+    ({**PWN, "path": DAEMON_JSON}, "setuid"),  # an allowed path, but a setuid mode
+    ({**PWN, "path": DAEMON_JSON, "mode": 0o644}, r"backup of .* is outside"),
+    ({**PWN, "path": "/etc/docker/../cron.d/x", "mode": 0o644}, "which no plan touches"),
+])
+def test_journal_records_outside_what_a_plan_touches_are_refused(
+    host: Host, daemon: StandInDaemon, record: dict[str, object], why: str
+) -> None:
+    _plant(host, record)
+    with pytest.raises(DockwizError, match=why):
+        ap.rollback_last(host, manager=daemon)
+
+
+def test_created_dirs_outside_the_plan_are_refused(host: Host, daemon: StandInDaemon) -> None:
+    _plant(host, {"path": DAEMON_JSON, "existed": False}, created_dirs=["/usr"])
+    with pytest.raises(DockwizError, match="would remove the directory /usr"):
+        ap.rollback_last(host, manager=daemon)
+
+
+@pytest.mark.parametrize("damage", ["journal-owner", "journal-mode", "state-mode",
+                                    "state-owner"])
+def test_a_journal_someone_else_could_write_is_refused(
+    host: Host, daemon: StandInDaemon, damage: str
+) -> None:
+    assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
+                         manager=daemon).ok
+    target = host.path(JOURNAL_PATH) if damage.startswith("journal") else host.path(STATE_DIR)
+    if damage.endswith("owner"):
+        os.chown(target, 1000, 1000)
+    else:
+        target.chmod(0o644 if damage.startswith("journal") else 0o777)
+    before = _whole_tree(host.root)
+    with pytest.raises(DockwizError, match="owned by uid 1000|group/world-writable|not 0600"):
+        ap.rollback_last(host, manager=daemon)
+    with pytest.raises(DockwizError):
+        ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon)
+    assert _whole_tree(host.root) == before
+
+
+def test_state_dir_is_created_0700_root(host: Host, daemon: StandInDaemon) -> None:
+    assert ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon).ok
+    st_ = host.path(STATE_DIR).lstat()
+    assert (stat.S_IMODE(st_.st_mode), st_.st_uid, st_.st_gid) == (0o700, 0, 0)
+    st_ = host.path(JOURNAL_PATH).lstat()
+    assert (stat.S_IMODE(st_.st_mode), st_.st_uid) == (0o600, 0)
+
+
+def test_state_dir_symlinked_out_of_the_root_is_refused(
+    host: Host, daemon: StandInDaemon, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o700)
+    host.path("/var/lib").mkdir(parents=True)
+    host.path(STATE_DIR).symlink_to(outside)
+    before = _snapshot(host)
+    with pytest.raises(DockwizError, match="/var/lib/dockwiz is a symlink .* leads outside"):
+        ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon)
+    with pytest.raises(DockwizError, match="leads outside"):
+        ap.rollback_last(host, manager=daemon)
+    assert list(outside.iterdir()) == []
+    assert _snapshot(host) == before
+
+
+def test_rollback_never_deletes_through_a_symlinked_directory(
+    host: Host, daemon: StandInDaemon, tmp_path: Path
+) -> None:
+    """A created cert directory that became a link out of the root before the rollback: the
+    rollback refuses to act through it, says so, and what it points at stays."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep me")
+    plan = _plan([_json_change(host, "{}\n"),
+                  FileChange(path="/etc/dockwiz/ca/ca.pem", before=None, after="x\n",
+                             role="ca", reason="test")])
+    assert ap.apply_plan(host, plan, manager=daemon).ok
+    ca = host.path("/etc/dockwiz/ca")
+    shutil.rmtree(ca)
+    ca.symlink_to(victim)
+    (victim / "ca.pem").write_text("not ours either")
+    result = ap.rollback_last(host, manager=daemon)
+    assert (victim / "precious").read_text() == "keep me"
+    assert (victim / "ca.pem").read_text() == "not ours either"
+    assert not result.ok and result.not_restored == ["/etc/dockwiz/ca/ca.pem"]
+    assert "leads outside the host root" in (result.error or "")

@@ -25,6 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from dockwiz.apply import trust
 from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
@@ -114,9 +115,24 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def ensure_state_dir(host: Host) -> Path:
+    """/var/lib/dockwiz, created 0700 root:root, and refused if anyone but root could write it.
+
+    Its content is an instruction to root (a rollback writes what the journal says), so it is
+    only ever trusted when nobody else can have put it there (trust.py).
+    """
+    ensure_dir(host.writable(str(Path(STATE_DIR).parent)), mode=0o755)  # /var/lib: a normal dir
+    owner = 0 if os.geteuid() == 0 else None
+    local = host.writable(STATE_DIR)
+    ensure_dir(local, mode=0o700, uid=owner, gid=owner)
+    trust.check_state_dir(host)
+    return local
+
+
 def _ensure_state_dirs(host: Host, txid: str) -> None:
-    ensure_dir(host.path(str(Path(STATE_DIR).parent)), mode=0o755)  # /var/lib: a normal dir
-    ensure_dir(host.path(f"{BACKUP_ROOT}/{txid}/files"), mode=0o700)
+    ensure_state_dir(host)
+    ensure_dir(host.writable(BACKUP_ROOT), mode=0o700)
+    ensure_dir(host.writable(f"{BACKUP_ROOT}/{txid}/files"), mode=0o700)
 
 
 def _topmost_missing(host: Host, host_dir: str) -> str | None:
@@ -143,7 +159,7 @@ class JournalWriter:
         self.host = host
         _ensure_state_dirs(host, txid)
         plan_path = f"{BACKUP_ROOT}/{txid}/plan.json"
-        atomic_write(host.path(plan_path), plan_json, mode=0o600)
+        atomic_write(host.writable(plan_path), plan_json, mode=0o600)
         now = datetime.now(UTC)
         self.journal = Journal(
             txid=txid, started=now, updated=now, plan_path=plan_path,
@@ -165,7 +181,7 @@ class JournalWriter:
         st = local.stat()
         self._counter += 1
         backup = f"{self.journal.backup_dir}/files/{self._counter:04d}"
-        atomic_write(self.host.path(backup), data, mode=0o600)
+        atomic_write(self.host.writable(backup), data, mode=0o600)
         return FileRecord(
             path=host_path, existed=True, backup=backup, sha256=sha256_of(data),
             mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
@@ -215,31 +231,36 @@ class JournalWriter:
 
     def commit(self) -> None:
         """Make the backups and the journal durable: after this, targets may change."""
-        files_dir = self.host.path(f"{self.journal.backup_dir}/files")
+        files_dir = self.host.writable(f"{self.journal.backup_dir}/files")
         fsync_dir(files_dir)
         save_journal(self.host, self.journal)
 
 
 def save_journal(host: Host, journal: Journal) -> None:
     journal.updated = datetime.now(UTC)
-    local = host.path(JOURNAL_PATH)
-    ensure_dir(local.parent.parent, mode=0o755)
-    ensure_dir(local.parent, mode=0o700)
-    atomic_write(local, journal.model_dump_json(indent=2), mode=0o600)
+    ensure_state_dir(host)
+    atomic_write(host.writable(JOURNAL_PATH), journal.model_dump_json(indent=2), mode=0o600)
 
 
 def load_journal(host: Host) -> Journal | None:
-    """The last transaction's journal, or None; a damaged journal is an error, not a shrug."""
-    local = host.path(JOURNAL_PATH)
-    if not local.exists():
+    """The last transaction's journal, or None.
+
+    A damaged journal is an error, not a shrug; so is one that someone but root could have
+    written, or one naming a path no plan touches (trust.py): nothing is acted on then.
+    """
+    local = host.writable(JOURNAL_PATH)
+    if not local.exists() and not local.is_symlink():
         return None
+    trust.check_journal_file(host)
     try:
-        return Journal.model_validate_json(local.read_bytes())
+        journal = Journal.model_validate_json(local.read_bytes())
     except ValueError as exc:
         raise DockwizError(
             f"the apply journal {JOURNAL_PATH} is damaged: {exc}",
             f"inspect it and the backups under {BACKUP_ROOT}/ by hand, then remove it",
         ) from exc
+    trust.check_records(journal, [t.path for t in journal.trees])
+    return journal
 
 
 KEEP_BACKUPS = 5
@@ -250,7 +271,7 @@ def prune_backups(host: Host, keep: int = KEEP_BACKUPS) -> list[str]:
 
     The current journal's backups are always kept: ``rollback`` and ``recover`` need them.
     """
-    root = host.path(BACKUP_ROOT)
+    root = host.writable(BACKUP_ROOT)
     if not root.is_dir():
         return []
     current = load_journal(host)

@@ -34,9 +34,11 @@ if TYPE_CHECKING:
     from dockwiz.apply.journal import Journal
 
 SOCKET_DROPIN_DIR = "/etc/systemd/system/docker.socket.d"
-FIXED_TARGETS = (DAEMON_JSON, SYSV_DEFAULTS, DROPIN_DIR, SOCKET_DROPIN_DIR,
+DOCKER_ETC = str(PurePosixPath(DAEMON_JSON).parent)
+FIXED_TARGETS = (DOCKER_ETC, DAEMON_JSON, SYSV_DEFAULTS, DROPIN_DIR, SOCKET_DROPIN_DIR,
                  DAEMON_TLS_DIR, CA_DIR, CLIENTS_DIR)
-"""Paths (files, or directories with everything below) a plan may change."""
+"""Paths (files, or directories with everything below) a plan may change: /etc/docker holds
+daemon.json (or the --config-file a unit names there) and the daemon's TLS directory."""
 
 SYSTEM_PREFIXES = ("/bin", "/boot", "/dev", "/lib", "/lib32", "/lib64", "/proc", "/root",
                    "/run", "/sbin", "/sys", "/usr", "/var/run", "/etc/cron", "/etc/pam.d",
