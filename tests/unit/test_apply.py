@@ -756,7 +756,8 @@ def _plant(host: Host, record: dict[str, object], **extra: object) -> None:
     (state / "backups").chmod(0o700)
     journal = {
         "txid": txid, "started": "2026-01-01T00:00:00Z", "updated": "2026-01-01T00:00:00Z",
-        "step": extra.pop("step", "done"), "plan_path": f"/var/lib/dockwiz/backups/{txid}/plan.json",
+        "step": extra.pop("step", "done"),
+        "plan_path": f"/var/lib/dockwiz/backups/{txid}/plan.json",
         "plan_sha256": "0" * 64, "files": [record], **extra,
     }
     path = host.path(JOURNAL_PATH)
@@ -815,7 +816,7 @@ def test_a_journal_someone_else_could_write_is_refused(
     else:
         target.chmod(0o644 if damage.startswith("journal") else 0o777)
     before = _whole_tree(host.root)
-    with pytest.raises(DockwizError, match="owned by uid 1000|group/world-writable|not 0600"):
+    with pytest.raises(DockwizError, match=r"owned by uid 1000|group/world-writable|not 0600"):
         ap.rollback_last(host, manager=daemon)
     with pytest.raises(DockwizError):
         ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon)
@@ -838,7 +839,7 @@ def test_state_dir_symlinked_out_of_the_root_is_refused(
     host.path("/var/lib").mkdir(parents=True)
     host.path(STATE_DIR).symlink_to(outside)
     before = _snapshot(host)
-    with pytest.raises(DockwizError, match="/var/lib/dockwiz is a symlink .* leads outside"):
+    with pytest.raises(DockwizError, match=r"/var/lib/dockwiz is a symlink .* leads outside"):
         ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon)
     with pytest.raises(DockwizError, match="leads outside"):
         ap.rollback_last(host, manager=daemon)
