@@ -6,6 +6,7 @@ Kept so modules outside the apply package (the TUI, its tests) keep importing
 
 from __future__ import annotations
 
+from dockwiz.apply.history import prune_backups
 from dockwiz.apply.journal import (
     FileRecord,
     Journal,
@@ -15,7 +16,6 @@ from dockwiz.apply.journal import (
     TreeRecord,
     load_journal,
     new_txid,
-    prune_backups,
     save_journal,
 )
 from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR

@@ -18,6 +18,7 @@ import socket
 import socketserver
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from hypothesis import strategies as st
 
 from dockwiz import apply as ap
 from dockwiz.apply import journal as jr
+from dockwiz.apply.history import prune_backups
 from dockwiz.apply.steps import dockerd_reason
 from dockwiz.apply.transaction import write_change
 from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
@@ -428,7 +430,8 @@ def test_dockerd_reason_is_pulled_out_of_its_log() -> None:
 
 # -- the property: whatever the files were, a failed apply puts them back exactly -------------
 _names = st.sampled_from(["/etc/docker/other.json", "/etc/docker/a.conf",
-                          "/etc/systemd/system/docker.service.d/x.conf", "/etc/new/dir/f"])
+                          "/etc/systemd/system/docker.service.d/x.conf",
+                          "/etc/dockwiz/clients/new/f"])
 _files = st.dictionaries(
     _names,
     st.tuples(st.one_of(st.none(), st.binary(max_size=200)),  # before (None: absent)
@@ -456,7 +459,8 @@ def test_property_failed_apply_restores_every_byte(files: FileSpec) -> None:
                 local.write_bytes(before)
                 os.chown(local, uid, gid)
                 os.chmod(local, mode)
-            changes.append(FileChange(path=path, before=None, after=after, mode=0o644,
+            text = None if before is None else before.decode("utf-8", errors="replace")
+            changes.append(FileChange(path=path, before=text, after=after, mode=0o644,
                                       role="t", reason="t"))
         assert daemon.start().ok
         before_snap = _snapshot(host)
@@ -559,17 +563,17 @@ def test_pending_warning_names_the_way_out(host: Host) -> None:
     assert warning is not None and "dockwiz recover" in warning
 
 
-def test_old_backups_are_pruned_but_the_current_kept(host: Host) -> None:
+def test_old_backups_are_pruned_but_those_on_the_rollback_stack_kept(host: Host) -> None:
     txids = []
     for n in range(7):
         writer = jr.JournalWriter(host, f"2026010{n}T000000Z-aaaaaa", "{}")
-        writer.journal.step = "done"
+        writer.journal.step = "rolled-back" if n == 1 else "done"
         writer.commit()
         txids.append(writer.journal.txid)
-    removed = jr.prune_backups(host, keep=5)
-    assert sorted(removed) == txids[:2]
+    removed = prune_backups(host, keep=5)
+    assert removed == [txids[1]]  # beyond the newest 5 and undone: its old keys go
     left = sorted(p.name for p in host.path(BACKUP_ROOT).iterdir())
-    assert left == txids[2:]
+    assert left == [txids[0], *txids[2:]]  # txids[0] is still applied: rollback may need it
 
 
 def test_a_damaged_backup_stops_only_its_own_file_and_no_restart_on_a_half_old_config(
@@ -780,7 +784,10 @@ def test_a_planted_journal_is_refused_and_nothing_is_written(
     with pytest.raises(DockwizError, match=r"refusing the apply journal .*/usr/local/bin/pwn"):
         call(host, manager=daemon)
     assert not host.path("/usr/local/bin/pwn").exists()
-    assert _whole_tree(host.root) == before
+    lock_file = str(host.path(STATE_DIR) / "lock")
+    after = _whole_tree(host.root)
+    assert after.pop(lock_file, (0, b""))[1] == b""  # dockwiz's own lock, released
+    assert after == before
     assert daemon.calls == []
 
 
@@ -868,3 +875,136 @@ def test_rollback_never_deletes_through_a_symlinked_directory(
     assert (victim / "ca.pem").read_text() == "not ours either"
     assert not result.ok and result.not_restored == ["/etc/dockwiz/ca/ca.pem"]
     assert "leads outside the host root" in (result.error or "")
+
+
+# -- one transaction at a time (issue 12 §3) ---------------------------------------------------
+_HOLDER = """
+import sys, time
+from dockwiz.apply import journal as jr, lock
+from dockwiz.host import Host
+host = Host(sys.argv[1])
+with lock.transaction_lock(host, "apply"):
+    writer = jr.JournalWriter(host, jr.new_txid(), "{}")
+    writer.add_file("/etc/docker/daemon.json")
+    writer.journal.step = "files-written"
+    writer.commit()
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_process_is_refused_while_a_transaction_runs(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    from dockwiz.commands.apply import pending_warning
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(ap.__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(host.root)],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # a running apply is not an interrupted one
+        assert ap.pending_recovery(host) is None
+        warning = pending_warning(host)
+        assert warning is not None and f"pid {holder.pid}" in warning and "running" in warning
+        for call in (lambda: ap.recover(host, manager=daemon),
+                     lambda: ap.rollback_last(host, manager=daemon),
+                     lambda: ap.apply_plan(host, _plan([_json_change(host, "{}\n")]),
+                                           manager=daemon)):
+            with pytest.raises(DockwizError, match=rf"pid {holder.pid} \('apply', since "):
+                call()
+        assert daemon.calls == []
+    finally:
+        holder.kill()  # SIGKILL: the kernel drops the flock, no clean-up runs
+        holder.wait()
+    pending = ap.pending_recovery(host)
+    assert pending is not None and pending.step == "files-written"
+    assert "interrupted" in (pending_warning(host) or "")
+    assert ap.recover(host, manager=daemon).ok
+
+
+# -- a no-op is not a transaction; rollback is a stack (issue 12 §4) --------------------------
+def test_a_noop_apply_keeps_the_rollback_point(host: Host, daemon: StandInDaemon) -> None:
+    before = _snapshot(host)
+    assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
+                         manager=daemon).ok
+    journal = jr.load_journal(host)
+    assert journal is not None
+    calls = list(daemon.calls)
+    noop = _plan([_json_change(host, host.read_text(DAEMON_JSON))], restart=False)
+    noop.files[0].mode = stat.S_IMODE(host.path(DAEMON_JSON).stat().st_mode)
+    assert noop.is_empty
+    for _ in range(7):  # more than the pruning keeps: the real change must stay undoable
+        result = ap.apply_plan(host, noop, manager=daemon)
+        assert result.ok and result.txid is None
+        assert [s.name for s in result.steps] == ["nothing to do"]
+    assert daemon.calls == calls  # no restart
+    assert jr.load_journal(host) == journal  # the rollback point is untouched
+    assert ap.rollback_last(host, manager=daemon).ok
+    assert _snapshot(host) == before
+
+
+def test_rollback_is_a_stack_and_history_lists_it(
+    host: Host, daemon: StandInDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+
+    states = [_snapshot(host)]
+    for text in ('{\n  "debug": false\n}\n', '{\n  "debug": false,\n  "icc": false\n}\n',
+                 '{\n  "icc": false\n}\n'):
+        assert ap.apply_plan(host, _plan([_json_change(host, text)]), manager=daemon).ok
+        states.append(_snapshot(host))
+    txids = [j.txid for j in _history(host)]
+    assert len(txids) == 3
+    for expected in reversed(states[:-1]):  # undo the newest, then the one before, ...
+        result = ap.rollback_last(host, manager=daemon)
+        assert result.ok, result.error
+        assert _snapshot(host) == expected
+    with pytest.raises(DockwizError, match="nothing to roll back"):
+        ap.rollback_last(host, manager=daemon)
+    assert main(["history", "--root", str(host.root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["txid"] for r in rows] == txids
+    assert {r["outcome"] for r in rows} == {"rolled back"}
+    assert all(r["mode"] == "unix" and r["files"] == [DAEMON_JSON] for r in rows)
+
+
+def _history(host: Host) -> list[jr.Journal]:
+    from dockwiz.apply.history import journals
+
+    return journals(host)
+
+
+# -- stale saved plans (issue 12 §6) -----------------------------------------------------------
+def test_a_stale_plan_is_refused_naming_the_file(host: Host, daemon: StandInDaemon) -> None:
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()])
+    host.path(DAEMON_JSON).write_text('{\n  "debug": true,\n  "the-admins-edit": 1\n}\n')
+    before = _snapshot(host)
+    with pytest.raises(DockwizError, match=f"(?s)stale: {DAEMON_JSON} was edited.*plan again"):
+        ap.apply_plan(host, plan, manager=daemon)
+    assert _snapshot(host) == before and daemon.calls == []
+    assert jr.load_journal(host) is None
+
+
+def test_cli_saved_plan_rechecks_staleness_and_policy(
+    host: Host, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+    from dockwiz.plan import save_plan
+
+    _put(host, DAEMON_JSON, "{}\n", 0o644)
+    plan = _plan([_json_change(host, "{}\n")])
+    saved = tmp_path / "p.plan"
+    save_plan(plan, saved)
+    host.path(DAEMON_JSON).write_text("{}\n ")
+    assert main(["apply", str(saved), "--root", str(host.root), "--yes"]) == 2
+    assert f"stale: {DAEMON_JSON} was edited" in capsys.readouterr().err
+    # a plan (edited by hand) whose intent the policy refuses on this host as it is now
+    bad = plan.model_copy(update={"intent": Intent(mode="mtls", listen_host="no such host!")})
+    host.path(DAEMON_JSON).write_text("{}\n")
+    bad.files[0].before = "{}\n"
+    save_plan(bad, saved)
+    assert main(["apply", str(saved), "--root", str(host.root), "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "breaks the policy" in err and "no such host!" in err

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +95,8 @@ class Journal(BaseModel):
     endpoints_after: list[JournalEndpoint] = Field(default_factory=list)
     error: str | None = None
     rolled_back_at: datetime | None = None
+    mode: str | None = None  # the plan's mode, for 'dockwiz history'
+    archived: bool = False  # a newer transaction took JOURNAL_PATH; this one lives in its dir
 
     @property
     def finished(self) -> bool:
@@ -104,6 +105,11 @@ class Journal(BaseModel):
     @property
     def backup_dir(self) -> str:
         return f"{BACKUP_ROOT}/{self.txid}"
+
+    @property
+    def path(self) -> str:
+        """Where this journal is saved: JOURNAL_PATH while it is the newest transaction."""
+        return f"{self.backup_dir}/journal.json" if self.archived else JOURNAL_PATH
 
 
 def new_txid() -> str:
@@ -231,52 +237,52 @@ class JournalWriter:
 
     def commit(self) -> None:
         """Make the backups and the journal durable: after this, targets may change."""
+        # what a recover would refuse to act on, an apply must refuse to start
+        trust.check_records(self.journal, [t.path for t in self.journal.trees])
         files_dir = self.host.writable(f"{self.journal.backup_dir}/files")
         fsync_dir(files_dir)
+        _archive_current(self.host)
         save_journal(self.host, self.journal)
 
 
 def save_journal(host: Host, journal: Journal) -> None:
     journal.updated = datetime.now(UTC)
     ensure_state_dir(host)
-    atomic_write(host.writable(JOURNAL_PATH), journal.model_dump_json(indent=2), mode=0o600)
+    atomic_write(host.writable(journal.path), journal.model_dump_json(indent=2), mode=0o600)
+
+
+def _archive_current(host: Host) -> None:
+    """Keep the previous transaction's journal in its own backup dir before a new one takes
+    JOURNAL_PATH: it stays on the rollback stack ('dockwiz history', 'dockwiz rollback')."""
+    previous = load_journal(host)
+    if previous is None:
+        return
+    previous.archived = True
+    if host.writable(previous.backup_dir).is_dir():
+        save_journal(host, previous)
 
 
 def load_journal(host: Host) -> Journal | None:
-    """The last transaction's journal, or None.
+    """The newest transaction's journal, or None."""
+    return load_journal_file(host, JOURNAL_PATH)
+
+
+def load_journal_file(host: Host, host_path: str) -> Journal | None:
+    """A journal, or None if there is none.
 
     A damaged journal is an error, not a shrug; so is one that someone but root could have
     written, or one naming a path no plan touches (trust.py): nothing is acted on then.
     """
-    local = host.writable(JOURNAL_PATH)
+    local = host.writable(host_path)
     if not local.exists() and not local.is_symlink():
         return None
-    trust.check_journal_file(host)
+    trust.check_journal_file(host, host_path)
     try:
         journal = Journal.model_validate_json(local.read_bytes())
     except ValueError as exc:
         raise DockwizError(
-            f"the apply journal {JOURNAL_PATH} is damaged: {exc}",
+            f"the apply journal {host_path} is damaged: {exc}",
             f"inspect it and the backups under {BACKUP_ROOT}/ by hand, then remove it",
         ) from exc
     trust.check_records(journal, [t.path for t in journal.trees])
     return journal
-
-
-KEEP_BACKUPS = 5
-
-
-def prune_backups(host: Host, keep: int = KEEP_BACKUPS) -> list[str]:
-    """Remove all but the newest ``keep`` transactions' backups (they hold old private keys).
-
-    The current journal's backups are always kept: ``rollback`` and ``recover`` need them.
-    """
-    root = host.writable(BACKUP_ROOT)
-    if not root.is_dir():
-        return []
-    current = load_journal(host)
-    txids = sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)
-    doomed = [t for t in txids[keep:] if current is None or t != current.txid]
-    for txid in doomed:
-        shutil.rmtree(root / txid)
-    return doomed

@@ -20,8 +20,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from dockwiz.apply import journal as jr
+from dockwiz.apply import lock
 from dockwiz.apply.certs import cert_trees, issue_certificates
+from dockwiz.apply.freshness import check_fresh
 from dockwiz.apply.health import client_files, health_deadline, wait_endpoints
+from dockwiz.apply.history import prune_backups, rollback_target
 from dockwiz.apply.rollback import RollbackOutcome, check_unchanged_since, rollback
 from dockwiz.apply.steps import (
     ACTION_TITLES,
@@ -38,7 +41,6 @@ from dockwiz.apply.steps import (
     run_action,
 )
 from dockwiz.apply.validate import validate
-from dockwiz.docker_paths import JOURNAL_PATH
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
 from dockwiz.host import Host, ServiceManager
@@ -49,12 +51,31 @@ if TYPE_CHECKING:
     from dockwiz.models.plan import Endpoint, Plan
 
 
-def pending_recovery(host: Host) -> jr.Journal | None:
-    """The journal of an apply that never finished (the wizard died), or None."""
+def _interrupted(host: Host) -> jr.Journal | None:
     journal = jr.load_journal(host)
     if journal is None or journal.finished:
         return None
     return journal
+
+
+def pending_recovery(host: Host) -> jr.Journal | None:
+    """The journal of an apply that never finished (the wizard died), or None.
+
+    An unfinished journal while a live process holds the transaction lock is an apply (or a
+    recover) in progress, not an interrupted one: None then.
+    """
+    if lock.holder(host) is not None:
+        return None
+    return _interrupted(host)
+
+
+def _refuse_if_interrupted(host: Host) -> None:
+    pending = _interrupted(host)
+    if pending is not None:
+        raise DockwizError(
+            f"an earlier apply ({pending.txid}) was interrupted at step '{pending.step}'",
+            "run 'dockwiz recover' to restore the host first",
+        )
 
 
 def apply_plan(
@@ -65,16 +86,21 @@ def apply_plan(
     deadline_s: float | None = None,
     manager: ServiceManager | None = None,
 ) -> ApplyResult:
-    """Apply ``plan`` to ``host``; on any failure restore the host and say what happened."""
-    pending = pending_recovery(host)
-    if pending is not None:
-        raise DockwizError(
-            f"an earlier apply ({pending.txid}) was interrupted at step '{pending.step}'",
-            "run 'dockwiz recover' to restore the host first",
-        )
-    services = manager or choose_manager(host)
-    tx = _Transaction(host, plan, services, Steps(on_step), deadline_s)
-    return tx.run()
+    """Apply ``plan`` to ``host``; on any failure restore the host and say what happened.
+
+    A plan that changes nothing is "nothing to do": no transaction, no restart, and the
+    rollback point stays the last real change. A stale plan is refused before anything.
+    """
+    steps = Steps(on_step)
+    if plan.is_empty:
+        steps.emit("nothing to do", "skipped", "the host already matches the plan; no "
+                   "transaction, no restart, the rollback point is unchanged")
+        return ApplyResult(ok=True, steps=steps.steps)
+    with lock.transaction_lock(host, "apply"):
+        _refuse_if_interrupted(host)
+        check_fresh(host, plan)
+        services = manager or choose_manager(host)
+        return _Transaction(host, plan, services, steps, deadline_s).run()
 
 
 def recover(host: Host, on_step: OnStep | None = None, *,
@@ -84,22 +110,23 @@ def recover(host: Host, on_step: OnStep | None = None, *,
     Killed after the new daemon was confirmed healthy (only 'done' was left to write), the
     apply is finished if the new endpoints still answer; anything earlier is undone.
     """
-    journal = pending_recovery(host)
-    if journal is None:
-        return ApplyResult(ok=True, steps=[ApplyStep(
-            name="check journal", status="skipped", detail="no interrupted apply found")])
-    steps = Steps(on_step)
-    services = manager or choose_manager(host)
-    steps.emit("found interrupted apply", "ok",
-               f"transaction {journal.txid} stopped at step '{journal.step}'")
-    if journal.step == "healthy" and _still_healthy(host, journal, steps):
-        journal.step = "done"
-        jr.save_journal(host, journal)
-        steps.emit("done", "ok", f"transaction {journal.txid} finished; backups kept for "
-                   "'dockwiz rollback'")
-        return ApplyResult(ok=True, txid=journal.txid, steps=steps.steps)
-    outcome = rollback(host, journal, services, steps)
-    return _undone(journal, steps, outcome)
+    with lock.transaction_lock(host, "recover"):
+        journal = _interrupted(host)
+        if journal is None:
+            return ApplyResult(ok=True, steps=[ApplyStep(
+                name="check journal", status="skipped", detail="no interrupted apply found")])
+        steps = Steps(on_step)
+        services = manager or choose_manager(host)
+        steps.emit("found interrupted apply", "ok",
+                   f"transaction {journal.txid} stopped at step '{journal.step}'")
+        if journal.step == "healthy" and _still_healthy(host, journal, steps):
+            journal.step = "done"
+            jr.save_journal(host, journal)
+            steps.emit("done", "ok", f"transaction {journal.txid} finished; backups kept for "
+                       "'dockwiz rollback'")
+            return ApplyResult(ok=True, txid=journal.txid, steps=steps.steps)
+        outcome = rollback(host, journal, services, steps)
+        return _undone(journal, steps, outcome)
 
 
 def _still_healthy(host: Host, journal: jr.Journal, steps: Steps) -> bool:
@@ -118,21 +145,15 @@ def _still_healthy(host: Host, journal: jr.Journal, steps: Steps) -> bool:
 
 def rollback_last(host: Host, on_step: OnStep | None = None, *,
                   manager: ServiceManager | None = None) -> ApplyResult:
-    """Undo the last *successful* apply from its backups."""
-    journal = jr.load_journal(host)
-    if journal is None:
-        raise DockwizError("nothing to roll back: no apply has been recorded on this host",
-                           f"the journal lives at {JOURNAL_PATH}")
-    if not journal.finished:
-        raise DockwizError(f"the last apply ({journal.txid}) was interrupted",
-                           "run 'dockwiz recover' instead")
-    if journal.step != "done":
-        raise DockwizError(f"the last apply ({journal.txid}) is already undone ({journal.step})")
-    steps = Steps(on_step)
-    services = manager or choose_manager(host)
-    check_unchanged_since(host, journal, steps)
-    outcome = rollback(host, journal, services, steps, force_restart=True)
-    return _undone(journal, steps, outcome)
+    """Undo the newest applied transaction not undone yet (then, called again, the one
+    before it: a stack, see history.py)."""
+    with lock.transaction_lock(host, "rollback"):
+        journal = rollback_target(host)
+        steps = Steps(on_step)
+        services = manager or choose_manager(host)
+        check_unchanged_since(host, journal, steps)
+        outcome = rollback(host, journal, services, steps, force_restart=True)
+        return _undone(journal, steps, outcome)
 
 
 def _undone(journal: jr.Journal, steps: Steps, outcome: RollbackOutcome) -> ApplyResult:
@@ -170,7 +191,7 @@ class _Transaction:
                 if self.journal is None or self.journal.step != "done":
                     return self._fail(exc)
                 # a signal in the instant after 'done' was recorded: the apply stands
-        jr.prune_backups(self.host)
+        prune_backups(self.host)
         return ApplyResult(
             ok=True, txid=self.journal.txid if self.journal else None, steps=self.steps.steps,
             downtime_s=self.downtime, client_bundle=self.bundle_dir or self.plan.client_bundle,
@@ -229,6 +250,7 @@ class _Transaction:
             writer.add_tree(tree)
         journal = writer.journal
         journal.was_running = was_up
+        journal.mode = str(self.plan.intent.mode)
         journal.unit_changed = any(a.kind == "daemon-reload" for a in self.plan.actions)
         journal.endpoints_before = [_jep(e) for e in self.plan.endpoints_before]
         journal.endpoints_after = [_jep(e) for e in self.plan.endpoints_after]

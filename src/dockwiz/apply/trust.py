@@ -118,10 +118,9 @@ def check_state_dir(host: Host) -> None:
             _check_owner_mode(local, host_dir, exact_mode=None, what="the state directory")
 
 
-def check_journal_file(host: Host) -> None:
+def check_journal_file(host: Host, host_path: str = JOURNAL_PATH) -> None:
     check_state_dir(host)
-    _check_owner_mode(host.writable(JOURNAL_PATH), JOURNAL_PATH, exact_mode=0o600,
-                      what="the journal")
+    _check_owner_mode(host.writable(host_path), host_path, exact_mode=0o600, what="the journal")
 
 
 def check_records(journal: Journal, cert_dirs: list[str]) -> None:
