@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dockwiz.docker_paths import TLS_PORT
 from dockwiz.host import Host
 
 if TYPE_CHECKING:
     from dockwiz.dockerapi import ClientFiles
+    from dockwiz.models.host_state import Listener
     from dockwiz.models.plan import Plan
 
 BASE_DEADLINE_S = 20.0
@@ -127,3 +129,37 @@ def daemon_file(host: Host, configured: str) -> Path:
     if p.is_absolute() and p.is_relative_to(host.root):
         return p
     return host.path(configured)
+
+
+# -- only the planned listeners ----------------------------------------------------------------
+def _covers(endpoint: Any, listener: Listener) -> bool:
+    from urllib.parse import urlsplit
+
+    from dockwiz.policy import is_ip, is_loopback
+
+    if not endpoint.url.startswith("tcp://"):
+        return False
+    parts = urlsplit(endpoint.url)
+    name = parts.hostname or ""
+    if listener.port != (parts.port or TLS_PORT):
+        return False
+    if name in WILDCARDS or not is_ip(name):
+        return True  # a wildcard, or a host name the daemon resolved itself: the port decides
+    seen = (listener.host or "").strip("[]")
+    return seen == name or (is_loopback(name) and listener.loopback)
+
+
+def unplanned_tcp_listeners(host: Host, endpoints: list[Any]) -> list[str] | None:
+    """TCP listeners the running daemon holds (read in its own network namespace from /proc)
+    that no planned endpoint accounts for; None when its listeners cannot be read.
+
+    The files can say one thing and the daemon do another (a drop-in the plan never saw, a
+    docker.socket ListenStream, a flag in another spelling): what counts is what it listens on.
+    """
+    from dockwiz.inspect import inspect_host
+
+    state = inspect_host(host)
+    if state.process is None or not state.listeners:
+        return None
+    return [x.address for x in state.listeners
+            if x.kind == "tcp" and not any(_covers(e, x) for e in endpoints)]

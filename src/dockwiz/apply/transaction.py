@@ -23,7 +23,12 @@ from dockwiz.apply import journal as jr
 from dockwiz.apply import lock
 from dockwiz.apply.certs import cert_trees, issue_certificates
 from dockwiz.apply.freshness import check_fresh
-from dockwiz.apply.health import client_files, health_deadline, wait_endpoints
+from dockwiz.apply.health import (
+    client_files,
+    health_deadline,
+    unplanned_tcp_listeners,
+    wait_endpoints,
+)
 from dockwiz.apply.history import prune_backups, rollback_target
 from dockwiz.apply.rollback import RollbackOutcome, check_unchanged_since, rollback
 from dockwiz.apply.steps import (
@@ -231,6 +236,8 @@ class _Transaction:
         fault("restart")
         with self.steps.run("wait for health") as d:
             d.extend(self._wait_new_endpoints())
+        with self.steps.run("check listeners") as d:
+            d.append(self._check_listeners())
             self._advance("healthy")
         fault("healthy")
         assert self.journal is not None
@@ -291,6 +298,19 @@ class _Transaction:
                              f"within {self.deadline_s:.1f} s: " + "; ".join(lines))
         self.downtime = time.monotonic() - started
         return [*lines, f"downtime {self.downtime:.2f} s"]
+
+    def _check_listeners(self) -> str:
+        """Every TCP listener of the new daemon must be one the plan made: an extra one (a
+        source the plan did not know about) fails the apply and rolls it back."""
+        extra = unplanned_tcp_listeners(self.host, self.plan.endpoints_after)
+        if extra is None:
+            return "skipped: the daemon's listeners could not be read from /proc"
+        if extra:
+            raise StepFailed("listeners", "dockerd listens on " + ", ".join(extra)
+                             + ", which the plan does not know about: some other source (a "
+                             "drop-in, docker.socket, a flag) still opens it")
+        planned = [e.url for e in self.plan.endpoints_after if e.url.startswith("tcp://")]
+        return "no TCP listener but " + ", ".join(planned) if planned else "no TCP listener"
 
     # failure path
     def _fail(self, exc: BaseException) -> ApplyResult:
