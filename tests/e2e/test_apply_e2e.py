@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -447,8 +448,8 @@ def test_an_unplanned_tcp_listener_fails_the_apply_and_is_named(
     assert any(a.kind == "restart" for a in plan.actions)
     extra = f"tcp://{lab.info.address}:2375"
     sneaky = host.path("/etc/systemd/system/docker.service.d/zzz-extra.conf")
+    top = next((p for p in reversed(sneaky.parents) if not p.exists()), None)
     sneaky.parent.mkdir(parents=True, exist_ok=True)
-    created_dir = not any(sneaky.parent.iterdir())
     sneaky.write_text("[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// "
                       f"-H {extra} --tls=false --containerd=/run/containerd/containerd.sock\n")
     try:
@@ -458,8 +459,8 @@ def test_an_unplanned_tcp_listener_fails_the_apply_and_is_named(
         assert result.rolled_back and result.recovery_ok, result.model_dump_json(indent=2)
     finally:
         sneaky.unlink()
-        if created_dir:
-            sneaky.parent.rmdir()
+        if top is not None:
+            shutil.rmtree(top)
         assert choose_manager(host).restart().ok  # the lab as it was, for the next case
     old_endpoints_answer(host, plan)
     assert not ping_endpoint(host, extra, None, 1.0).ok

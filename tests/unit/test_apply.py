@@ -1008,3 +1008,91 @@ def test_cli_saved_plan_rechecks_staleness_and_policy(
     assert main(["apply", str(saved), "--root", str(host.root), "--yes"]) == 2
     err = capsys.readouterr().err
     assert "breaks the policy" in err and "no such host!" in err
+
+
+# -- tests that catch real bugs (issue 12 §7) --------------------------------------------------
+@pytest.mark.parametrize("how", ["rollback", "failed-apply"])
+def test_mode_and_owner_come_back_when_the_bytes_did_not_change(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    before = _snapshot(host)  # daemon.json is 0640 root:4 (the fixture)
+    text = host.read_text(DAEMON_JSON)
+    change = FileChange(path=DAEMON_JSON, before=text, after=text, mode=0o600, uid=0, gid=0,
+                        role="daemon.json", reason="CIS 3.17", mode_before=0o640)
+    assert change.changed
+    if how == "failed-apply":
+        monkeypatch.setenv(ap.FAULT_ENV, "fail-after:files")
+    result = ap.apply_plan(host, _plan([change]), manager=daemon)
+    if how == "rollback":
+        assert result.ok
+        st_ = host.path(DAEMON_JSON).lstat()
+        assert (stat.S_IMODE(st_.st_mode), st_.st_gid) == (0o600, 0)
+        result = ap.rollback_last(host, manager=daemon)
+    assert result.rolled_back and result.recovery_ok, result.error
+    assert _snapshot(host) == before
+
+
+def test_rollback_removes_what_the_apply_added_to_an_existing_cert_dir(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    """An existing /etc/dockwiz/ca holding only ca.pem; the apply renews the CA and adds
+    ca-key.pem; the rollback must remove the new key, not only put ca.pem back."""
+    from dockwiz.models.plan import CertAction
+
+    _put(host, "/etc/dockwiz/ca/ca.pem", "the admin's old CA certificate\n", 0o444)
+    host.path("/etc/dockwiz/ca").chmod(0o700)
+    before = _snapshot(host)
+    plan = _plan([], restart=False)
+    plan.certs = [CertAction(role="ca", action="renew", cert_path="/etc/dockwiz/ca/ca.pem",
+                             key_path="/etc/dockwiz/ca/ca-key.pem")]
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert result.ok, result.error
+    assert host.path("/etc/dockwiz/ca/ca-key.pem").is_file()
+    assert host.read_text("/etc/dockwiz/ca/ca.pem").startswith("-----BEGIN CERTIFICATE")
+    assert ap.rollback_last(host, manager=daemon).ok
+    assert not host.path("/etc/dockwiz/ca/ca-key.pem").exists()
+    assert _snapshot(host) == before
+
+
+def test_backups_are_durable_before_the_journal_and_the_journal_before_any_target(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """certbot's order at the system-call level: every backup fsync'd and renamed into
+    place, its directory fsync'd, then the journal renamed into place, then the first target.
+    """
+    _put(host, DROPIN, "[Service]\n# old\n", 0o644)
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("rename", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    plan = _plan([_json_change(host, "{}\n"),
+                  FileChange(path=DROPIN, before="[Service]\n# old\n", after="[Service]\n",
+                             role="dropin", reason="test")])
+    assert ap.apply_plan(host, plan, manager=daemon).ok
+    journal = jr.load_journal(host)
+    assert journal is not None
+    local = {str(host.path(p)) for p in (JOURNAL_PATH,)}
+    journal_at = events.index(("rename", local.pop()))
+    backups = [str(host.path(f.backup)) for f in journal.files if f.backup]
+    assert len(backups) == 2
+    for b in backups:
+        renamed = events.index(("rename", b))
+        assert renamed < journal_at
+        tmp_synced = [i for i, (kind, p) in enumerate(events[:renamed])
+                      if kind == "fsync" and Path(p).name.startswith(f".{Path(b).name}.")]
+        assert tmp_synced, f"backup {b} renamed into place without an fsync"
+    files_dir = str(host.path(f"{journal.backup_dir}/files"))
+    dir_synced = [i for i, e in enumerate(events) if e == ("fsync", files_dir)]
+    last_backup = max(events.index(("rename", b)) for b in backups)
+    assert any(last_backup < i < journal_at for i in dir_synced)
+    targets = [events.index(("rename", str(host.path(p)))) for p in (DAEMON_JSON, DROPIN)]
+    assert journal_at < min(targets)
