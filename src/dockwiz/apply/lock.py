@@ -46,7 +46,8 @@ class TransactionBusy(DockwizError):
 
 def _open(host: Host, create: bool) -> int | None:
     local = host.writable(LOCK_PATH)
-    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+    # probing reads only (flock works on a read-only descriptor, even on a read-only fs)
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_RDWR | os.O_CREAT if create else os.O_RDONLY)
     try:
         return os.open(local, flags, 0o600)
     except FileNotFoundError:

@@ -196,7 +196,10 @@ class _Transaction:
                 if self.journal is None or self.journal.step != "done":
                     return self._fail(exc)
                 # a signal in the instant after 'done' was recorded: the apply stands
-        prune_backups(self.host)
+        try:
+            prune_backups(self.host)
+        except (DockwizError, OSError) as exc:  # the apply stands; old backups just stay
+            self.steps.emit("prune old backups", "skipped", describe(exc))
         return ApplyResult(
             ok=True, txid=self.journal.txid if self.journal else None, steps=self.steps.steps,
             downtime_s=self.downtime, client_bundle=self.bundle_dir or self.plan.client_bundle,

@@ -171,7 +171,8 @@ def pending_warning(host: Host) -> str | None:
     except DockwizError as exc:
         return f"warning: {exc.message}"
     except OSError as exc:  # not root: the state directory is root's alone
-        return f"warning: cannot read dockwiz's journal ({exc.strerror})"
+        return (f"warning: cannot tell whether an apply is running or was interrupted: "
+                f"{exc.strerror} (the journal is root's)")
     if busy is not None:
         return (f"warning: a dockwiz transaction is running ({busy.describe()}); what you see "
                 "may change under you")
