@@ -925,7 +925,12 @@ def test_a_second_process_is_refused_while_a_transaction_runs(
 
 
 # -- a no-op is not a transaction; rollback is a stack (issue 12 §4) --------------------------
-def test_a_noop_apply_keeps_the_rollback_point(host: Host, daemon: StandInDaemon) -> None:
+def test_a_noop_apply_keeps_the_rollback_point(
+    host: Host, daemon: StandInDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+    from dockwiz.plan import save_plan
+
     before = _snapshot(host)
     assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
                          manager=daemon).ok
@@ -939,6 +944,13 @@ def test_a_noop_apply_keeps_the_rollback_point(host: Host, daemon: StandInDaemon
         result = ap.apply_plan(host, noop, manager=daemon)
         assert result.ok and result.txid is None
         assert [s.name for s in result.steps] == ["nothing to do"]
+    saved = host.root.parent / f"{host.root.name}.plan"
+    save_plan(noop, saved)
+    try:  # the CLI: "nothing to do", exit 0, without asking or needing a service manager
+        assert main(["apply", str(saved), "--root", str(host.root)]) == 0
+    finally:
+        saved.unlink()
+    assert "nothing to do" in capsys.readouterr().out
     assert daemon.calls == calls  # no restart
     assert jr.load_journal(host) == journal  # the rollback point is untouched
     assert ap.rollback_last(host, manager=daemon).ok

@@ -2,8 +2,12 @@
 
 The package's public face; the parts, one job each:
 
-- ``transaction``: apply_plan, recover, rollback_last; the forward path and the restore;
+- ``transaction``: apply_plan, recover, rollback_last; the forward path;
+- ``rollback``, ``restore``: undoing a transaction, every record verified, nothing hidden;
 - ``journal``: what a transaction touches, its backups, how far it got (certbot's reverter);
+- ``trust``: when the state directory and a journal may be believed at all;
+- ``lock``: one transaction at a time; ``history``: the transactions as a rollback stack;
+- ``freshness``: a saved plan must still be about this host (its "before", the policy);
 - ``validate``: our own checks on the written files, then ``dockerd --validate``;
 - ``health``: deadlines that know dockerd's sleeps, /_ping probes, the client files to dial with;
 - ``certs``: issuing the certificates a plan asks for;
