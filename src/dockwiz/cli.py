@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "apply": ("apply", "apply a plan as a transaction that rolls back on any failure"),
     "rollback": ("apply", "undo the last successful apply from its backups"),
     "recover": ("apply", "finish or undo an apply that was interrupted"),
+    "history": ("apply", "list the applied and undone transactions (what rollback undoes next)"),
     "verify": ("verify", "prove the daemon is secured: real TLS probes, good and bad"),
     "certs": ("certs", "issue and inspect the CA, server and client certificates"),
     "lab": ("lab", "throwaway lab hosts with a real dockerd in a known starting state"),
