@@ -40,7 +40,7 @@ from dockwiz.apply.journal import (
 )
 from dockwiz.apply.steps import FAULT_ENV, ApplyInterrupted, OnStep, StepFailed
 from dockwiz.apply.transaction import apply_plan, pending_recovery, recover, rollback_last
-from dockwiz.apply.validate import key_mismatch, not_signed_by, uncovered_hosts, validate
+from dockwiz.apply.validate import validate
 
 __all__ = [
     "BASE_DEADLINE_S",
@@ -60,15 +60,12 @@ __all__ = [
     "deadline_for",
     "health_deadline",
     "issue_certificates",
-    "key_mismatch",
     "load_journal",
-    "not_signed_by",
     "pending_recovery",
     "probe_endpoint",
     "recover",
     "rollback_last",
     "save_journal",
-    "uncovered_hosts",
     "validate",
     "wait_endpoints",
 ]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dockwiz.apply.health import WILDCARDS, daemon_file
 from dockwiz.apply.steps import StepFailed, dockerd_reason
 from dockwiz.host import Host
+from dockwiz.pki.checks import key_mismatch, not_signed_by, uncovered_hosts
 
 if TYPE_CHECKING:
     from dockwiz.models.plan import Plan
@@ -128,78 +129,30 @@ def _tls_hosts(plan: Plan) -> list[str]:
 
 def _dockerd_validate(host: Host, config_path: str | None, flags: list[str]) -> str:
     """``dockerd --validate`` with the unit's flags (Docker >= 23); 20.10 lacks it: detect it,
-    don't fail."""
-    dockerd = host.which("dockerd")
-    if dockerd is None:
-        return "dockerd --validate skipped: dockerd not found"
-    config = ["--config-file", str(host.path(config_path))] if config_path else []
-    result = host.run([dockerd, "--validate", *config, *flags], timeout=30.0)
+    don't fail.
+
+    Where the host's service manager can run its own dockerd in place (a lab: the lab's engine
+    inside its mount namespace), that is the one asked: a dockerd run from here would neither be
+    the engine the lab runs nor see the lab's /etc/docker/tls.
+    """
+    from dockwiz.services import dockerd_runner
+
+    runner = dockerd_runner(host)
+    if runner is not None:
+        config = ["--config-file", config_path] if config_path else []
+        result = runner.run_dockerd(["--validate", *config, *flags], timeout=30.0)
+        shown = "dockerd"
+    else:
+        dockerd = host.which("dockerd")
+        if dockerd is None:
+            return "dockerd --validate skipped: dockerd not found"
+        config = ["--config-file", str(host.path(config_path))] if config_path else []
+        result = host.run([dockerd, "--validate", *config, *flags], timeout=30.0)
+        shown = dockerd
     text = (result.stderr + result.stdout).strip()
     if not result.ok and "unknown flag: --validate" in text:
         return "dockerd --validate skipped: this dockerd is older than 23.0 and lacks it"
     if not result.ok:
-        raise StepFailed("validate", f"dockerd --validate rejects the configuration: "
+        raise StepFailed("validate", f"{shown} --validate rejects the configuration: "
                          f"{dockerd_reason(text) or text}", daemon_log=text)
     return "dockerd --validate: configuration OK"
-
-
-def _load_cert(path: Path) -> Any:
-    from cryptography import x509
-
-    try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except ValueError as exc:
-        raise StepFailed("validate", f"{path.name} is not a PEM certificate: {exc}") from exc
-
-
-def key_mismatch(cert_path: Path, key_path: Path) -> str | None:
-    """Why the key does not belong to the cert, or None; dockerd would refuse to start."""
-    from cryptography.hazmat.primitives import serialization
-
-    cert = _load_cert(cert_path)
-    try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        return f"the key {key_path.name} cannot be loaded without a passphrase: {exc}"
-    pub = serialization.PublicFormat.SubjectPublicKeyInfo
-    enc = serialization.Encoding.DER
-    if key.public_key().public_bytes(enc, pub) != cert.public_key().public_bytes(enc, pub):
-        return f"the private key {key_path.name} does not match the certificate"
-    return None
-
-
-def not_signed_by(cert_path: Path, ca_path: Path) -> str | None:
-    cert = _load_cert(cert_path)
-    ca = _load_cert(ca_path)
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError) as exc:
-        return f"not issued by the CA in {ca_path.name}: {exc or 'signature does not verify'}"
-    except Exception as exc:  # InvalidSignature carries no message
-        return f"not issued by the CA in {ca_path.name} ({type(exc).__name__})"
-    return None
-
-
-def uncovered_hosts(cert_path: Path, hosts: list[str]) -> list[str]:
-    """The dialled names/IPs the cert's SANs do not cover (Go ignores the legacy CN)."""
-    import ipaddress
-
-    from cryptography import x509
-
-    cert = _load_cert(cert_path)
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return list(hosts)
-    dns = {n.lower() for n in san.get_values_for_type(x509.DNSName)}
-    ips = set(san.get_values_for_type(x509.IPAddress))
-    missing = []
-    for h in hosts:
-        try:
-            if ipaddress.ip_address(h) not in ips:
-                missing.append(h)
-        except ValueError:
-            if h.lower() not in dns:
-                missing.append(h)
-    return missing
-

@@ -20,6 +20,7 @@ from dockwiz.commands._common import (
 )
 from dockwiz.commands.plan import add_plan_args, intent_from_args
 from dockwiz.diffs import plan_diff
+from dockwiz.docker_paths import JOURNAL_PATH
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def pending_warning(host: Host) -> str | None:
         return f"warning: {exc.message}"
     except OSError as exc:  # not root: the state directory is root's alone
         return (f"warning: cannot tell whether an apply is running or was interrupted: "
-                f"{exc.strerror} (the journal is root's)")
+                f"{exc.strerror} ({host.path(JOURNAL_PATH)} is root's: run as root to know)")
     if busy is not None:
         return (f"warning: a dockwiz transaction is running ({busy.describe()}); what you see "
                 "may change under you")
