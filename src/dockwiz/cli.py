@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("apply", "list the applied and undone transactions (what rollback undoes next)"),
     "verify": ("verify", "prove the daemon is secured: real TLS probes, good and bad"),
     "certs": ("certs", "issue and inspect the CA, server and client certificates"),
+    "renew": ("renew", "renew certificates before they expire (a transaction); --install-timer"),
+    "clients": ("clients", "list, add and revoke client bundles (revoke: new CA, one transaction)"),
     "lab": ("lab", "throwaway lab hosts with a real dockerd in a known starting state"),
 }
 

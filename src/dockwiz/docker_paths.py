@@ -44,6 +44,20 @@ DOCKER_CERT_PATH names), ``env.sh`` and ``context.txt``."""
 
 DEFAULT_CLIENT = "dockwiz-client"
 
+REVOKED_DIR = "/etc/dockwiz/revoked"
+"""``<name>/`` per revoked client: its last bundle, kept (0700) so verify can prove it is
+refused and the admin can see who was revoked; no CA trusts it any more."""
+
+PREVIOUS_CA_PATH = f"{CA_DIR}/previous-ca.pem"
+"""During a CA roll-over (``renew --ca``): the old CA certificate the daemon still trusts until
+``renew --finish-ca-rollover``. Its key is gone: nothing can be signed with it any more."""
+
+# -- scheduled renewal ---------------------------------------------------------------------------
+RENEW_SERVICE_PATH = "/etc/systemd/system/dockwiz-renew.service"
+RENEW_TIMER_PATH = "/etc/systemd/system/dockwiz-renew.timer"
+RENEW_TIMER_WANTS = "/etc/systemd/system/timers.target.wants/dockwiz-renew.timer"
+RENEW_CRON_PATH = "/etc/cron.d/dockwiz-renew"
+
 # -- dockwiz's state ---------------------------------------------------------------------------
 STATE_DIR = "/var/lib/dockwiz"
 JOURNAL_PATH = f"{STATE_DIR}/journal.json"

@@ -31,6 +31,8 @@ def cert_trees(plan: Plan) -> list[str]:
         if c.action != "reuse":
             add(str(Path(c.cert_path).parent))
             add(str(Path(c.key_path).parent))
+        if c.trust_path:  # day two: the daemon's tlscacert is rewritten even when the CA stays
+            add(str(Path(c.trust_path).parent))
     intent = plan.intent
     for attr in ("ca_dir", "tls_dir", "clients_dir"):
         add(getattr(intent, attr, None))
@@ -45,7 +47,10 @@ def issue_certificates(host: Host, plan: Plan) -> str | None:
     renewed leaf is safe: the old one is in the backups.
     """
     from dockwiz import pki
+    from dockwiz.apply import reissue
 
+    if reissue.is_day_two(plan):
+        return reissue.carry_out(host, plan)
     by_role = {c.role: c for c in plan.certs}
     ca: pki.Issued | None = None
     ca_action = by_role.get("ca")

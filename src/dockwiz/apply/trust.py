@@ -24,6 +24,10 @@ from dockwiz.docker_paths import (
     DAEMON_TLS_DIR,
     DROPIN_DIR,
     JOURNAL_PATH,
+    RENEW_CRON_PATH,
+    RENEW_SERVICE_PATH,
+    RENEW_TIMER_PATH,
+    REVOKED_DIR,
     STATE_DIR,
     SYSV_DEFAULTS,
 )
@@ -36,7 +40,8 @@ if TYPE_CHECKING:
 SOCKET_DROPIN_DIR = "/etc/systemd/system/docker.socket.d"
 DOCKER_ETC = str(PurePosixPath(DAEMON_JSON).parent)
 FIXED_TARGETS = (DOCKER_ETC, DAEMON_JSON, SYSV_DEFAULTS, DROPIN_DIR, SOCKET_DROPIN_DIR,
-                 DAEMON_TLS_DIR, CA_DIR, CLIENTS_DIR)
+                 DAEMON_TLS_DIR, CA_DIR, CLIENTS_DIR, REVOKED_DIR, RENEW_SERVICE_PATH,
+                 RENEW_TIMER_PATH, RENEW_CRON_PATH)
 """Paths (files, or directories with everything below) a plan may change: /etc/docker holds
 daemon.json (or the --config-file a unit names there) and the daemon's TLS directory."""
 

@@ -30,9 +30,14 @@ def validate(host: Host, plan: Plan) -> list[str]:
     notes: list[str] = []
     json_change = next((c for c in plan.files if c.path.endswith("daemon.json")), None)
     unit_changed = any(c.path.startswith("/etc/systemd/") for c in plan.files)
-    if json_change is None and not unit_changed:
-        return ["no daemon.json or unit change to validate"]
     config_path = json_change.path if json_change is not None else "/etc/docker/daemon.json"
+    if json_change is None and not unit_changed:
+        if any(c.action != "reuse" for c in plan.certs) and host.exists(config_path):
+            # day two (renew, revoke): new certificates under the daemon.json it runs with
+            with contextlib.suppress(OSError):
+                return _check_tls_files(
+                    host, _parse_daemon_json(config_path, host.read_text(config_path)), plan)
+        return ["no daemon.json or unit change to validate"]
     config: dict[str, Any] = {}
     if json_change is not None and json_change.after is not None:
         config = _parse_daemon_json(json_change.path, json_change.after)

@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 # Commands that change the host: journal, backups, /etc/docker, a daemon restart. All of it is
 # root's, so a normal user could only fail part-way through.
-CHANGES_HOST = frozenset({"apply", "rollback", "recover"})
+CHANGES_HOST = frozenset({"apply", "rollback", "recover", "renew"})
 # Commands that act on an existing host tree ('certs init' may create a fresh one).
-NEEDS_HOST_TREE = frozenset({"inspect", "plan", "apply", "rollback", "recover", "verify"})
+NEEDS_HOST_TREE = frozenset({"inspect", "plan", "apply", "rollback", "recover", "verify",
+                             "renew", "clients"})
 # 'plan' on a root without /etc is a mistyped --root far more often than a bare host, and it
 # would print a plan for a host that is not there. (A saved plan may be applied to a bare tree.)
 NEEDS_ETC = frozenset({"plan"})

@@ -37,7 +37,7 @@ class CertAction(BaseModel):
     """A certificate and key the PKI module makes (or keeps) at apply time."""
 
     role: Literal["ca", "server", "client"]
-    action: Literal["create", "reuse", "renew"]
+    action: Literal["create", "reuse", "renew", "revoke"]
     cert_path: str
     key_path: str
     cert_mode: int = 0o444
@@ -47,6 +47,17 @@ class CertAction(BaseModel):
     key_type: str = "ecdsa-p256"
     days: int = 365
     reason: str = ""
+    name: str | None = None
+    """A client's bundle name (several clients in one plan: renew --ca, revoke); None means
+    the intent's ``client_name``."""
+    endpoint: str | None = None
+    """The endpoint a reissued client bundle keeps pointing at."""
+    trust_path: str | None = None
+    """For the CA of a day-two plan (renew, clients, revoke): the daemon's tlscacert, rewritten
+    with the CA(s) it must trust."""
+    trust_previous: bool = False
+    """CA roll-over (``renew --ca``): the daemon's tlscacert and the bundles' ca.pem also hold
+    the previous CA until ``renew --finish-ca-rollover``."""
 
 
 class ServiceAction(BaseModel):

@@ -421,7 +421,23 @@ def not_signed_by(cert_path: Path, ca_path: Path) -> str | None:
         return cert
     if isinstance(ca, str):
         return f"the CA: {ca}"
-    return verify_issued_by(cert, ca)
+    problem = verify_issued_by(cert, ca)
+    if problem is None:
+        return None
+    # a CA roll-over's trust file holds the new CA and the previous one: Go accepts either
+    for other in _bundle_certs(ca_path)[1:]:
+        if verify_issued_by(cert, other) is None:
+            return None
+    return problem
+
+
+def _bundle_certs(path: Path) -> list[x509.Certificate]:
+    """Every PEM certificate in a local file (a CA bundle); empty when it cannot be read."""
+    try:
+        data, _ = read_local(path)
+        return x509.load_pem_x509_certificates(data)
+    except (OSError, ValueError):
+        return []
 
 
 def uncovered_hosts(cert_path: Path, hosts: Sequence[str]) -> list[str]:

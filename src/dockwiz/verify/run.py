@@ -11,7 +11,7 @@ import contextlib
 import functools
 import ipaddress
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,13 +55,18 @@ def verify_host(
     use_docker_cli: bool = True,
     former_endpoints: list[str] | None = None,
     timeout: float = PROBE_TIMEOUT,
+    old_serial: int | None = None,
+    accepted_bundles: Mapping[str, Path] | None = None,
+    refused_bundles: Mapping[str, Path] | None = None,
 ) -> VerifyReport:
     """Probe every endpoint of ``host`` as a client and as an attacker; never changes it.
 
     ``endpoints`` default to the daemon's configuration; ``bundle_dir`` (a local path) to
     ``CLIENTS_DIR/dockwiz-client`` under the host root; ``expected_mode`` (unix, ssh, tls, mtls)
     to what the configuration amounts to. ``former_endpoints`` are listeners a change removed:
-    they must be shut now.
+    they must be shut now. Day two (renew, revoke): ``old_serial`` is the server certificate's
+    serial before, which must have changed; ``accepted_bundles`` / ``refused_bundles`` (name ->
+    local dir) must get in / be refused (verify/lifecycle.py).
     """
     expected = parse_expected_mode(expected_mode)
     started = time.monotonic()
@@ -73,6 +78,12 @@ def verify_host(
         former_endpoints=former_endpoints, timeout=timeout,
     ) as ctx:
         probes = _run(_plan_probes(ctx, expected, use_docker_cli))
+        tcp = [ep.url for ep in ctx.endpoints if ep.url.startswith("tcp://")]
+        if tcp and (old_serial is not None or accepted_bundles or refused_bundles):
+            from dockwiz.verify.lifecycle import day_two_probes
+
+            probes += day_two_probes(host, tcp[0], old_serial=old_serial, timeout=timeout,
+                                     accepted=accepted_bundles, refused=refused_bundles)
     report = VerifyReport(
         host=host.label, mode=ctx.mode, detected_mode=ctx.detected, expected_mode=expected_mode,
         endpoints=[ep.url for ep in ctx.endpoints],
