@@ -99,7 +99,8 @@ def render_plan(plan: Plan) -> str:
     if plan.certs:
         out.append("\n== Certificates (made at apply time; key material is never shown)\n")
         for c in plan.certs:
-            verb = {"create": "created", "reuse": "kept", "renew": "renewed"}[c.action]
+            verb = {"create": "created", "reuse": "kept", "renew": "renewed",
+                    "revoke": "revoked: moved out of the clients"}[c.action]
             out.append(f"  {c.action:<6} {c.role:<6} {c.cert_path} ({c.cert_mode:04o}, {verb})\n")
             out.append(
                 f"  {'':<13} {c.key_path} ({c.key_mode:04o}, {verb}; key material not shown)\n"

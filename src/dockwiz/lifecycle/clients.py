@@ -154,7 +154,10 @@ def context_commands(plan: Plan) -> list[str]:
             continue
         d = pki.client_dir(c.name)
         endpoint = c.endpoint or "tcp://localhost:2376"
-        out.append(context_update_command(c.name, d, endpoint))
+        if c.action == "create":
+            out.append(pki.client_bundle_text(c.name, d, endpoint)[1])
+        else:
+            out.append(context_update_command(c.name, d, endpoint))
         out.append(f"# on another machine: copy {d}/ there, then run the same command with its "
                    f"path; or: docker context export {c.name} (here) + docker context import "
                    f"{c.name} {c.name}.dockercontext (there)")

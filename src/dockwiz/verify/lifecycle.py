@@ -35,10 +35,14 @@ def served_serial(host: Host, url: str, timeout: float = 3.0) -> int | None:
     return None if der is None else x509.load_der_x509_certificate(der).serial_number
 
 
-def _ping(host: Host, url: str, bundle: Path, timeout: float) -> tuple[bool, str]:
+def _ping(host: Host, url: str, bundle: Path, timeout: float,
+          ca: Path | None = None) -> tuple[bool, str]:
     from dockwiz.dockerapi import ClientFiles, ping_endpoint
 
-    outcome = ping_endpoint(host, url, ClientFiles.from_dir(bundle), timeout)
+    files = ClientFiles.from_dir(bundle)
+    if ca is not None:  # check the server with the CA it has now: any refusal is the daemon's
+        files = ClientFiles(ca=ca, cert=files.cert, key=files.key)
+    outcome = ping_endpoint(host, url, files, timeout)
     return outcome.ok, "answered /_ping" if outcome.ok else (outcome.message or "no answer")
 
 
@@ -74,9 +78,10 @@ def day_two_probes(
             expect="succeed", outcome="succeeded" if ok else "failed", passed=ok, saw=saw,
             fix=None if ok else f"reissue the bundle: dockwiz renew --ca ({bundle})",
             duration_s=round(time.monotonic() - started, 3)))
+    current_ca = next((b / "ca.pem" for b in (accepted or {}).values()), None)
     for name, bundle in (refused or {}).items():
         started = time.monotonic()
-        ok, saw = _ping(host, url, bundle, timeout)
+        ok, saw = _ping(host, url, bundle, timeout, current_ca)
         probes.append(Probe(
             id="revoked-bundle-refused", title=f"revoked client {name!r} is refused",
             target=url, expect="fail", outcome="succeeded" if ok else "failed", passed=not ok,
