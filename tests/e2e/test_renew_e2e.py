@@ -1,0 +1,186 @@
+"""Day two on real dockerd labs: renew, clients add/list, revoke, each as a transaction.
+
+Every case starts from the ``mtls`` lab (CA in /etc/dockwiz/ca, server certificate, the
+``lab-admin`` bundle) and uses the docker CLI as the real client, inside the lab's namespace.
+The faults are real: the daemon's port held by another process during the restart, and a
+SIGTERM delivered to the dockwiz process mid-transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dockwiz import lifecycle
+from dockwiz.apply import apply_plan
+from dockwiz.host import CommandResult, Host
+from dockwiz.lab.lab import Lab
+from dockwiz.verify.lifecycle import served_serial
+
+pytestmark = pytest.mark.e2e
+
+TLS_FILES = ("/etc/docker/tls", "/etc/dockwiz")
+
+
+def tree_bytes(host: Host) -> dict[str, tuple[int, bytes]]:
+    """Every file under the TLS and dockwiz directories: mode and bytes."""
+    out: dict[str, tuple[int, bytes]] = {}
+    for top in TLS_FILES:
+        for dirpath, _dirs, files in os.walk(host.path(top)):
+            for name in files:
+                p = Path(dirpath) / name
+                out[str(p.relative_to(host.root))] = (p.stat().st_mode & 0o7777, p.read_bytes())
+    return out
+
+
+def docker_cli(lab: Lab, bundle: Path) -> subprocess.CompletedProcess[str]:
+    """``docker version`` with a bundle, as a client would run it, in the lab's namespace."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(bundle.parent),
+           "DOCKER_HOST": f"tcp://{lab.info.address}:2376", "DOCKER_TLS_VERIFY": "1",
+           "DOCKER_CERT_PATH": str(bundle)}
+    return subprocess.run(
+        ["nsenter", f"--net=/var/run/netns/{lab.info.netns}", "docker", "version",
+         "--format", "{{.Server.Version}}"],
+        capture_output=True, text=True, timeout=30, env=env, check=False)
+
+
+def dockwiz(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dockwiz", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})}, check=False)
+
+
+def copy_bundle(host: Host, name: str, into: Path) -> Path:
+    """What a client laptop holds: a copy of its bundle taken before the change."""
+    target = into / name
+    shutil.copytree(host.path(f"/etc/dockwiz/clients/{name}"), target)
+    return target
+
+
+def test_renew_keeps_clients_working_and_changes_the_serial(lab_factory, tmp_path: Path) -> None:
+    lab = lab_factory("mtls")
+    host = lab.host()
+    laptop = copy_bundle(host, "lab-admin", tmp_path)
+    assert docker_cli(lab, laptop).returncode == 0
+    url = f"tcp://{lab.info.address}:2376"
+    before = served_serial(host, url)
+    status, plan = lifecycle.plan_renew(host)
+    assert plan.is_empty and not status.server_due
+    _status, plan = lifecycle.plan_renew(host, force=True)
+    result = apply_plan(host, plan)
+    assert result.ok, result.model_dump_json(indent=2)
+    assert result.downtime_s is not None and result.downtime_s < 10
+    print(f"renew downtime {result.downtime_s:.2f} s")
+    after = served_serial(host, url)
+    assert before is not None and after is not None and after != before
+    cli = docker_cli(lab, laptop)  # the copy taken before: same CA, still works
+    assert cli.returncode == 0, cli.stderr
+
+
+class PortTakenDuringRestart:
+    """The lab's own manager, with the daemon's port taken between its stop and its start:
+    dockerd then fails to bind for real. The second restart (the rollback's) frees it first."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.inner = lab.host().services
+        assert self.inner is not None
+        self.name = self.inner.name
+        self.lab = lab
+        self.holder: subprocess.Popen[str] | None = None
+
+    def __getattr__(self, item: str) -> object:
+        return getattr(self.inner, item)
+
+    def restart(self) -> CommandResult:
+        assert self.inner is not None
+        if self.holder is not None:
+            self.release()
+            return self.inner.restart()
+        self.inner.stop()
+        self.holder = subprocess.Popen(
+            ["nsenter", f"--net=/var/run/netns/{self.lab.info.netns}", sys.executable, "-c",
+             "import socket,time\ns=socket.socket(); s.bind(('0.0.0.0', 2376)); s.listen(1)\n"
+             "print('ready', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+        assert self.holder.stdout is not None and self.holder.stdout.readline() == "ready\n"
+        return self.inner.start()
+
+    def release(self) -> None:
+        if self.holder is not None:
+            self.holder.kill()
+            self.holder.wait()
+
+
+def test_renew_failure_rolls_back_to_the_old_cert_byte_for_byte(lab_factory) -> None:
+    lab = lab_factory("mtls")
+    host = lab.host()
+    before = tree_bytes(host)
+    _status, plan = lifecycle.plan_renew(host, force=True)
+    manager = PortTakenDuringRestart(lab)
+    try:
+        result = apply_plan(host, plan, manager=manager)  # type: ignore[arg-type]
+    finally:
+        manager.release()
+    assert not result.ok and result.rolled_back and result.recovery_ok, result.error
+    assert "address already in use" in (result.error or "") + (result.daemon_log or "")
+    assert tree_bytes(host) == before
+    assert docker_cli(lab, host.path("/etc/dockwiz/clients/lab-admin")).returncode == 0
+
+
+def test_clients_add_and_list(lab_factory) -> None:
+    lab = lab_factory("mtls")
+    d = str(lab.dir)
+    pid = lab.info.pid
+    added = dockwiz("clients", "add", "laptop", "--lab", d, "--yes", "--days", "30")
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "docker context create laptop" in added.stdout
+    assert lab.refresh().info.pid == pid  # no restart for a new bundle
+    bundle = lab.host().path("/etc/dockwiz/clients/laptop")
+    assert (bundle.stat().st_mode & 0o777) == 0o700
+    assert (bundle / "key.pem").stat().st_mode & 0o777 == 0o400
+    assert docker_cli(lab, bundle).returncode == 0
+    listed = dockwiz("clients", "list", "--lab", d, "--json")
+    import json
+
+    rows = {r["name"]: r for r in json.loads(listed.stdout)}
+    assert set(rows) == {"lab-admin", "laptop"}
+    assert rows["laptop"]["signed_by_current_ca"] and 29 < rows["laptop"]["days_left"] <= 30
+
+
+def test_revoke_one_of_two_clients(lab_factory, tmp_path: Path) -> None:
+    lab = lab_factory("mtls")
+    host = lab.host()
+    assert dockwiz("clients", "add", "laptop", "--lab", str(lab.dir), "--yes").returncode == 0
+    old_laptop = copy_bundle(host, "laptop", tmp_path)
+    old_admin = copy_bundle(host, "lab-admin", tmp_path)
+    plan = lifecycle.plan_revoke(host, "laptop")
+    assert lifecycle.keeps_access(plan) == ["lab-admin"]
+    out = dockwiz("clients", "revoke", "laptop", "--lab", str(lab.dir), "--yes")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "keeps access (new bundles): lab-admin" in out.stdout
+    assert "revoked client 'laptop' is refused" in out.stdout
+    refused = docker_cli(lab, old_laptop)
+    assert refused.returncode != 0
+    assert docker_cli(lab, host.path("/etc/dockwiz/clients/lab-admin")).returncode == 0
+    assert docker_cli(lab, old_admin).returncode != 0  # the old copy: a new bundle is needed
+    assert host.path("/etc/dockwiz/revoked/laptop/cert.pem").is_file()
+
+
+def test_revoke_interrupted_by_sigterm_rolls_back(lab_factory, tmp_path: Path) -> None:
+    lab = lab_factory("mtls")
+    host = lab.host()
+    assert dockwiz("clients", "add", "laptop", "--lab", str(lab.dir), "--yes").returncode == 0
+    before = tree_bytes(host)
+    laptop, admin = copy_bundle(host, "laptop", tmp_path), copy_bundle(host, "lab-admin", tmp_path)
+    out = dockwiz("clients", "revoke", "laptop", "--lab", str(lab.dir), "--yes",
+                  env={"DOCKWIZ_FAULT": "term-after:restart"})
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "interrupted" in out.stdout + out.stderr
+    assert tree_bytes(host) == before
+    for bundle in (laptop, admin):
+        cli = docker_cli(lab, bundle)
+        assert cli.returncode == 0, cli.stderr
+
