@@ -184,3 +184,21 @@ def test_revoke_interrupted_by_sigterm_rolls_back(lab_factory, tmp_path: Path) -
         cli = docker_cli(lab, bundle)
         assert cli.returncode == 0, cli.stderr
 
+
+
+@pytest.mark.parametrize("docker", ["26.1", "28.5"])
+def test_renew_and_revoke_on_newer_engines(lab_factory, tmp_path: Path, docker: str) -> None:
+    """dockerd >= 24 loads the new certificates in ``--validate`` before the restart."""
+    lab = lab_factory("mtls", docker=docker)
+    host = lab.host()
+    _status, plan = lifecycle.plan_renew(host, force=True)
+    result = apply_plan(host, plan)
+    assert result.ok, result.model_dump_json(indent=2)
+    validate = next(s for s in result.steps if s.name == "validate")
+    assert "dockerd --validate: configuration OK" in validate.detail, validate.detail
+    assert dockwiz("clients", "add", "laptop", "--lab", str(lab.dir), "--yes").returncode == 0
+    old_laptop = copy_bundle(host, "laptop", tmp_path)
+    out = dockwiz("clients", "revoke", "laptop", "--lab", str(lab.dir), "--yes")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert docker_cli(lab, old_laptop).returncode != 0
+    assert docker_cli(lab, host.path("/etc/dockwiz/clients/lab-admin")).returncode == 0
