@@ -202,3 +202,35 @@ def test_renew_and_revoke_on_newer_engines(lab_factory, tmp_path: Path, docker: 
     assert out.returncode == 0, out.stdout + out.stderr
     assert docker_cli(lab, old_laptop).returncode != 0
     assert docker_cli(lab, host.path("/etc/dockwiz/clients/lab-admin")).returncode == 0
+
+
+def test_renew_keeps_running_containers_with_live_restore(lab_factory, tmp_path: Path) -> None:
+    """DOMAIN §9: with --live-restore the day-two restart is preceded by a reload that switches
+    live-restore on, and the container keeps running through the renewal."""
+    import tarfile
+
+    if not Path("/bin/busybox").exists():
+        pytest.fail("this test needs busybox-static (apt-get install busybox-static)")
+    lab = lab_factory("mtls")
+    rootfs = tmp_path / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as tar:
+        tar.add("/bin/busybox", arcname="bin/busybox")
+        info = tarfile.TarInfo("bin/sleep")
+        info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+        tar.addfile(info)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{lab.unix_socket_path()}"}
+
+    def docker(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
+                              timeout=60, check=False)
+
+    assert docker("import", str(rootfs), "dwlab/busybox").returncode == 0
+    run = docker("run", "-d", "--network", "none", "dwlab/busybox", "sleep", "600")
+    assert run.returncode == 0, run.stderr
+    out = dockwiz("renew", "--lab", str(lab.dir), "--force", "--yes", "--live-restore")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reload dockerd (SIGHUP)" in out.stdout
+    assert docker("ps", "-q", "--no-trunc").stdout.strip() == run.stdout.strip()
+    daemon_json = (lab.root / "etc/docker/daemon.json").read_text()
+    assert '"live-restore": true' in daemon_json
+    assert docker("rm", "-f", run.stdout.strip()).returncode == 0

@@ -33,13 +33,7 @@ def validate(host: Host, plan: Plan) -> list[str]:
     config_path = json_change.path if json_change is not None else "/etc/docker/daemon.json"
     if json_change is None and not unit_changed:
         if any(c.action != "reuse" for c in plan.certs) and host.exists(config_path):
-            # day two (renew, revoke): new certificates under the daemon.json it runs with;
-            # dockerd >= 24 loads them in --validate, before the running daemon is touched
-            with contextlib.suppress(OSError):
-                config = _parse_daemon_json(config_path, host.read_text(config_path))
-                notes = _check_tls_files(host, config, plan)
-                notes.append(_dockerd_validate(host, config_path, _unit_argv(host, config)))
-                return notes
+            return _validate_new_certs(host, plan, config_path)
         return ["no daemon.json or unit change to validate"]
     config: dict[str, Any] = {}
     if json_change is not None and json_change.after is not None:
@@ -51,6 +45,18 @@ def validate(host: Host, plan: Plan) -> list[str]:
     notes.extend(_check_tls_files(host, config, plan))
     argv = _unit_argv(host, config)
     notes.append(_dockerd_validate(host, config_path if config else None, argv))
+    return notes
+
+
+def _validate_new_certs(host: Host, plan: Plan, config_path: str) -> list[str]:
+    """Day two (renew, revoke): new certificates under the daemon.json the daemon runs with;
+    dockerd >= 24 loads them in --validate, before the running daemon is touched."""
+    try:
+        config = _parse_daemon_json(config_path, host.read_text(config_path))
+    except OSError as exc:
+        return [f"daemon.json not readable ({exc.strerror}): certificates not checked"]
+    notes = _check_tls_files(host, config, plan)
+    notes.append(_dockerd_validate(host, config_path, _unit_argv(host, config)))
     return notes
 
 

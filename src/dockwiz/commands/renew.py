@@ -61,6 +61,9 @@ def add_apply_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (required without a terminal)")
     parser.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
+    parser.add_argument("--live-restore", action="store_true",
+                        help="if containers run: switch live-restore on first (a reload), so "
+                        "they keep running through the restart")
     parser.add_argument("--service-manager", choices=("systemd", "sysv", "lab"),
                         help="how to restart dockerd (default: the lab's, else systemd, else SysV)")
 
@@ -153,21 +156,39 @@ def _bundles(host: Host, names: list[str], where: Any) -> dict[str, Path]:
     return {n: host.path(where(n)) for n in names}
 
 
+def _keep_containers(args: argparse.Namespace, host: Host, plan: Plan) -> Plan:
+    """DOMAIN §9: a restart without live-restore stops every running container. Say so, and
+    with --live-restore (or a "yes" at the terminal) switch it on by a reload first."""
+    from dockwiz.commands.apply import _containers_notice, _esc, _printer
+    from dockwiz.lifecycle.context import with_live_restore
+
+    notice = _containers_notice(plan)
+    if not notice:
+        return plan
+    wanted = args.live_restore
+    if not wanted:
+        _printer(args).print(f"[bold yellow]warning:[/bold yellow] {_esc(notice)}")
+        if not args.yes and not args.dry_run and sys.stdin.isatty():
+            try:
+                answer = input("Switch live-restore on first so they keep running? [Y/n] ")
+            except EOFError:
+                answer = "n"
+            wanted = answer.strip().lower() in ("", "y", "yes")
+    return with_live_restore(host, plan) if wanted else plan
+
+
 def run_day_two(args: argparse.Namespace, host: Host, plan: Plan, what: str, *,
                 shown: bool = False, extra: str | None = None,
                 after: Any = None) -> int:
     """Preview, confirm, apply, prove: the one way every day-two plan reaches the host."""
     from dockwiz import lifecycle, pki
     from dockwiz.apply import apply_plan
-    from dockwiz.commands.apply import _containers_notice, _live, _manager, _printer
+    from dockwiz.commands.apply import _live, _manager
     from dockwiz.pki.lifecycle import revoked_dir
 
-    out = _printer(args)
+    plan = _keep_containers(args, host, plan)
     if not shown and not _show_and_confirm(args, host, plan):
         return _not_applied(args, plan)
-    notice = _containers_notice(plan)
-    if notice:
-        out.print(f"[bold yellow]warning:[/bold yellow] {notice}")
     tcp = [e.url for e in plan.endpoints_after if e.url.startswith("tcp://")]
     restarts = any(a.kind == "restart" for a in plan.actions)
     old_serial = None

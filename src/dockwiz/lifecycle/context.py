@@ -160,6 +160,7 @@ class DayTwo:
             endpoints_after=list(self.endpoints), client_bundle=client_bundle,
             running_containers=self.state.running_containers, notes=notes or [],
             warnings=warnings or [],
+            daemon_json_after=self.state.daemon_json.data,  # day two leaves it as it is
         )
 
 
@@ -167,3 +168,36 @@ def day_two(host: Host) -> DayTwo:
     from dockwiz.inspect import inspect_host
 
     return DayTwo(host, inspect_host(host))
+
+
+def live_restore_wanted(plan: Plan, state: HostState) -> bool:
+    """DOMAIN §9: the day-two restart would stop running containers (live-restore is off)."""
+    return (any(a.kind == "restart" for a in plan.actions) and state.daemon_running
+            and not state.live_restore and (state.running_containers or 0) > 0)
+
+
+def with_live_restore(host: Host, plan: Plan) -> Plan:
+    """The plan with live-restore switched on by a reload first (SIGHUP re-reads it, DOMAIN
+    §9), so running containers survive the restart; daemon.json keeps it afterwards (it is in
+    the plan's files, hence backed up and restored by a rollback like any file)."""
+    from dockwiz import daemon_json as dj
+    from dockwiz.docker_paths import DAEMON_JSON
+    from dockwiz.models.plan import FileChange, ServiceAction
+
+    state = day_two(host).state
+    current = state.daemon_json
+    if current.data is None or current.text is None or current.has_comments \
+            or current.has_trailing_commas or state.hosts_conflict:
+        raise DockwizError("daemon.json cannot take live-restore as it is",
+                           "fix it first: dockwiz apply --mode mtls --hardening live-restore")
+    after = dj.render({**current.data, "live-restore": True})
+    change = FileChange(path=current.path or DAEMON_JSON, before=current.text, after=after,
+                        mode=current.mode or 0o644, mode_before=current.mode,
+                        role="daemon.json", reason="live-restore: containers keep running")
+    reload = ServiceAction(kind="reload", stage=change, reason=(
+        f"switch live-restore on first (SIGHUP re-reads it), so the "
+        f"{state.running_containers or 'running'} container(s) keep running through the restart"))
+    return plan.model_copy(update={"files": [*plan.files, change],
+                                   "actions": [reload, *plan.actions],
+                                   "daemon_json_after": {**current.data, "live-restore": True}})
+
