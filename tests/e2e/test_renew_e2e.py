@@ -8,6 +8,7 @@ SIGTERM delivered to the dockwiz process mid-transaction.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -70,6 +71,11 @@ def test_renew_keeps_clients_working_and_changes_the_serial(lab_factory, tmp_pat
     before = served_serial(host, url)
     status, plan = lifecycle.plan_renew(host)
     assert plan.is_empty and not status.server_due
+    idle = dockwiz("renew", "--lab", str(lab.dir), "--json")
+    assert idle.returncode == 0, idle.stderr
+    said = json.loads(idle.stdout)
+    assert said["changed"] is False and said["status"]["next_due"]
+    assert any("next renewal due" in n for n in said["notes"])
     _status, plan = lifecycle.plan_renew(host, force=True)
     result = apply_plan(host, plan)
     assert result.ok, result.model_dump_json(indent=2)
@@ -143,8 +149,6 @@ def test_clients_add_and_list(lab_factory) -> None:
     assert (bundle / "key.pem").stat().st_mode & 0o777 == 0o400
     assert docker_cli(lab, bundle).returncode == 0
     listed = dockwiz("clients", "list", "--lab", d, "--json")
-    import json
-
     rows = {r["name"]: r for r in json.loads(listed.stdout)}
     assert set(rows) == {"lab-admin", "laptop"}
     assert rows["laptop"]["signed_by_current_ca"] and 29 < rows["laptop"]["days_left"] <= 30
@@ -167,6 +171,15 @@ def test_revoke_one_of_two_clients(lab_factory, tmp_path: Path) -> None:
     assert docker_cli(lab, host.path("/etc/dockwiz/clients/lab-admin")).returncode == 0
     assert docker_cli(lab, old_admin).returncode != 0  # the old copy: a new bundle is needed
     assert host.path("/etc/dockwiz/revoked/laptop/cert.pem").is_file()
+    # verify's day-two parameters: the same proof from verify_host
+    from dockwiz.verify import verify_host
+
+    admin = host.path("/etc/dockwiz/clients/lab-admin")
+    report = verify_host(host, use_docker_cli=False, accepted_bundles={"lab-admin": admin},
+                         refused_bundles={"laptop": host.path("/etc/dockwiz/revoked/laptop"),
+                                          "old copy": old_admin})
+    day_two = [p for p in report.probes if p.id in ("bundle-accepted", "revoked-bundle-refused")]
+    assert len(day_two) == 3 and all(p.passed for p in day_two), day_two
 
 
 def test_revoke_interrupted_by_sigterm_rolls_back(lab_factory, tmp_path: Path) -> None:
