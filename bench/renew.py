@@ -35,7 +35,7 @@ def one_round(lab: Lab) -> dict[str, float]:
     bundle = host.path("/etc/dockwiz/clients/lab-admin")
     figures: dict[str, float] = {}
     with Poller(mtls_probe(lab, bundle), lab.info.netns) as tls:
-        _status, plan = lifecycle.plan_renew(host, force=True)
+        plan = lifecycle.plan_renew(host, force=True)
         result: dict[str, ApplyResult] = {}
         figures["renew_downtime_s"] = downtime(
             tls, tls, lambda: result.setdefault("r", apply_plan(host, plan)))

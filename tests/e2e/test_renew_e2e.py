@@ -69,14 +69,14 @@ def test_renew_keeps_clients_working_and_changes_the_serial(lab_factory, tmp_pat
     assert docker_cli(lab, laptop).returncode == 0
     url = f"tcp://{lab.info.address}:2376"
     before = served_serial(host, url)
-    status, plan = lifecycle.plan_renew(host)
+    status, plan = lifecycle.renew_with_status(host)
     assert plan.is_empty and not status.server_due
     idle = dockwiz("renew", "--lab", str(lab.dir), "--json")
     assert idle.returncode == 0, idle.stderr
     said = json.loads(idle.stdout)
     assert said["changed"] is False and said["status"]["next_due"]
     assert any("next renewal due" in n for n in said["notes"])
-    _status, plan = lifecycle.plan_renew(host, force=True)
+    plan = lifecycle.plan_renew(host, force=True)
     result = apply_plan(host, plan)
     assert result.ok, result.model_dump_json(indent=2)
     assert result.downtime_s is not None and result.downtime_s < 10
@@ -124,7 +124,7 @@ def test_renew_failure_rolls_back_to_the_old_cert_byte_for_byte(lab_factory) -> 
     lab = lab_factory("mtls")
     host = lab.host()
     before = tree_bytes(host)
-    _status, plan = lifecycle.plan_renew(host, force=True)
+    plan = lifecycle.plan_renew(host, force=True)
     manager = PortTakenDuringRestart(lab)
     try:
         result = apply_plan(host, plan, manager=manager)  # type: ignore[arg-type]
@@ -204,7 +204,7 @@ def test_renew_and_revoke_on_newer_engines(lab_factory, tmp_path: Path, docker: 
     """dockerd >= 24 loads the new certificates in ``--validate`` before the restart."""
     lab = lab_factory("mtls", docker=docker)
     host = lab.host()
-    _status, plan = lifecycle.plan_renew(host, force=True)
+    plan = lifecycle.plan_renew(host, force=True)
     result = apply_plan(host, plan)
     assert result.ok, result.model_dump_json(indent=2)
     validate = next(s for s in result.steps if s.name == "validate")

@@ -37,7 +37,7 @@ def secured_host(root: Path, *, server_days: int = 365, clients: tuple[str, ...]
 
 def test_nothing_due_is_an_empty_plan_that_says_when(tmp_path: Path) -> None:
     host = secured_host(tmp_path)
-    status, plan = lifecycle.plan_renew(host)
+    status, plan = lifecycle.renew_with_status(host)
     assert plan.is_empty and not status.server_due
     assert status.server is not None and status.next_due is not None
     assert status.next_due.date() == (status.server.not_after - dt.timedelta(days=30)).date()
@@ -46,7 +46,7 @@ def test_nothing_due_is_an_empty_plan_that_says_when(tmp_path: Path) -> None:
 
 def test_due_server_is_renewed_with_the_same_sans_and_a_restart(tmp_path: Path) -> None:
     host = secured_host(tmp_path, server_days=10)
-    status, plan = lifecycle.plan_renew(host, add_sans=["docker.example.com"])
+    status, plan = lifecycle.renew_with_status(host, add_sans=["docker.example.com"])
     assert status.server_due
     server = next(c for c in plan.certs if c.role == "server")
     assert server.action == "renew"
@@ -60,14 +60,14 @@ def test_due_server_is_renewed_with_the_same_sans_and_a_restart(tmp_path: Path) 
 
 def test_before_window_and_force(tmp_path: Path) -> None:
     host = secured_host(tmp_path, server_days=40)
-    assert lifecycle.plan_renew(host)[1].is_empty
-    assert not lifecycle.plan_renew(host, before=45)[1].is_empty
-    assert not lifecycle.plan_renew(host, force=True)[1].is_empty
+    assert lifecycle.plan_renew(host).is_empty
+    assert not lifecycle.plan_renew(host, before=45).is_empty
+    assert not lifecycle.plan_renew(host, force=True).is_empty
 
 
 def test_ca_due_is_reported_not_silently_replaced(tmp_path: Path) -> None:
     host = secured_host(tmp_path, server_days=5, ca_days=20)
-    status, plan = lifecycle.plan_renew(host)
+    status, plan = lifecycle.renew_with_status(host)
     assert status.ca_due
     assert all(c.action != "renew" for c in plan.certs if c.role == "ca")
     assert any("renew --ca" in w for w in plan.warnings)

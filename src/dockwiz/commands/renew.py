@@ -83,8 +83,8 @@ def run_renew(args: argparse.Namespace) -> int:
     elif args.ca:
         plan = lifecycle.plan_renew_ca(host, now=args.now, days=args.days)
     else:
-        status, plan = lifecycle.plan_renew(host, before=args.before, add_sans=args.san,
-                                            force=args.force, days=args.days)
+        status, plan = lifecycle.renew_with_status(host, before=args.before, add_sans=args.san,
+                                                   force=args.force, days=args.days)
     ca_due = status is not None and status.ca_due
     if plan.is_empty:
         if args.json:

@@ -5,7 +5,8 @@ carried out by the same ``apply_plan`` as day one (journal, backups, rollback) a
 same preview, apply and verify screens; the CLI (``dockwiz renew``, ``dockwiz clients``) and
 the wizard call these, nothing else:
 
-- ``renew``: :func:`renewal_status`, :func:`plan_renew`, :func:`plan_renew_ca`,
+- ``renew``: :func:`renewal_status`, :func:`plan_renew` (:func:`renew_with_status`),
+  :func:`plan_renew_ca`,
   :func:`plan_finish_rollover`
 - ``clients``: :func:`list_clients`, :func:`plan_add_client`, :func:`plan_revoke`,
   :func:`context_commands` (the hand-off for bundles copied into a docker context)
@@ -32,6 +33,7 @@ from dockwiz.lifecycle.renew import (
     plan_finish_rollover,
     plan_renew,
     plan_renew_ca,
+    renew_with_status,
     renewal_status,
 )
 from dockwiz.lifecycle.timer import (
@@ -61,6 +63,7 @@ __all__ = [
     "plan_renew",
     "plan_renew_ca",
     "plan_revoke",
+    "renew_with_status",
     "renewal_findings",
     "renewal_schedule",
     "renewal_status",

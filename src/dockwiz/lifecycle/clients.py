@@ -127,7 +127,8 @@ def plan_revoke(host: Host, name: str) -> Plan:
     notes = [f"keeps access (new bundles): {', '.join(keep)}",
              f"loses access: {name} (its bundle moves to {revoked_dir(name)})",
              "any copy of an old bundle stops working: the daemon trusts only the new CA"]
-    return ctx.plan(certs, restart=True, client_bundle=None, notes=notes,
+    # the bundle that proves the new daemon answers (rewritten by the apply, before the wait)
+    return ctx.plan(certs, restart=True, client_bundle=f"{CLIENTS_DIR}/{keep[0]}", notes=notes,
                     why="dockerd reads its CA and certificate only at start")
 
 

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dockwiz.docker_paths import CLIENTS_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.lifecycle.context import DayTwo, day_two
 from dockwiz.lifecycle.models import CertExpiry, RenewalStatus
@@ -97,9 +98,16 @@ def _leaf_days(ctx: DayTwo, days: int, warnings: list[str]) -> int:
 
 
 def plan_renew(host: Host, *, before: int = DEFAULT_BEFORE_DAYS, add_sans: Sequence[str] = (),
-               force: bool = False, days: int | None = None) -> tuple[RenewalStatus, Plan]:
-    """The server certificate renewed when due (or ``force``, or new SANs); an empty plan when
-    nothing is due. The status says why, and when the next renewal will be."""
+               force: bool = False, days: int | None = None) -> Plan:
+    """The server certificate renewed when due (or ``force``, or new SANs); an empty plan (its
+    notes say when the next renewal is due) when nothing is."""
+    return renew_with_status(host, before=before, add_sans=add_sans, force=force, days=days)[1]
+
+
+def renew_with_status(host: Host, *, before: int = DEFAULT_BEFORE_DAYS,
+                      add_sans: Sequence[str] = (), force: bool = False,
+                      days: int | None = None) -> tuple[RenewalStatus, Plan]:
+    """:func:`plan_renew` and the :class:`RenewalStatus` it decided from (one inspect)."""
     from dockwiz import pki
 
     ctx = day_two(host)
@@ -175,14 +183,13 @@ def plan_renew_ca(host: Host, *, now: bool = False, days: int | None = None,
     notes = [f"new CA; reissued bundles: {', '.join(names)}",
              "the daemon trusts the old and the new CA until the roll-over is finished"
              if not now else "old bundles (and every copy of them) stop working now"]
-    return ctx.plan(certs, restart=True, client_bundle=None, notes=notes, warnings=warnings,
-                    why="dockerd reads its CA and certificate only at start")
+    return ctx.plan(certs, restart=True, client_bundle=f"{CLIENTS_DIR}/{names[0]}", notes=notes,
+                    warnings=warnings, why="dockerd reads its CA and certificate only at start")
 
 
 def plan_finish_rollover(host: Host) -> Plan:
     """End a roll-over: the daemon trusts only the new CA and serves a certificate from it."""
     from dockwiz import pki
-    from dockwiz.docker_paths import CLIENTS_DIR
     from dockwiz.pki.lifecycle import load_previous_ca
 
     ctx = day_two(host)
@@ -206,7 +213,6 @@ def plan_finish_rollover(host: Host) -> Plan:
 
 def _new_ca_bundles(ctx: DayTwo) -> list[str]:
     from dockwiz import pki
-    from dockwiz.docker_paths import CLIENTS_DIR
 
     ca = ctx.ca_cert()
     out: list[str] = []
@@ -225,7 +231,6 @@ def client_actions(ctx: DayTwo, names: Sequence[str], action: str, why: str,
                    days: int | None = None, key_type: str | None = None) -> list[CertAction]:
     """Client CertActions for bundles that exist (endpoint and key type kept)."""
     from dockwiz import pki
-    from dockwiz.docker_paths import CLIENTS_DIR
     from dockwiz.models.plan import CertAction
 
     out: list[CertAction] = []
