@@ -247,3 +247,23 @@ def test_renew_keeps_running_containers_with_live_restore(lab_factory, tmp_path:
     daemon_json = (lab.root / "etc/docker/daemon.json").read_text()
     assert '"live-restore": true' in daemon_json
     assert docker("rm", "-f", run.stdout.strip()).returncode == 0
+
+
+def test_revoke_killed_mid_transaction_is_recovered(lab_factory, tmp_path: Path) -> None:
+    """SIGKILL (no handler runs) after the new CA and bundles were written: the next start
+    refuses to act until 'dockwiz recover' put every old byte back; old bundles work again."""
+    lab = lab_factory("mtls")
+    host = lab.host()
+    assert dockwiz("clients", "add", "laptop", "--lab", str(lab.dir), "--yes").returncode == 0
+    before = tree_bytes(host)
+    laptop = copy_bundle(host, "laptop", tmp_path)
+    killed = dockwiz("clients", "revoke", "laptop", "--lab", str(lab.dir), "--yes",
+                     env={"DOCKWIZ_FAULT": "kill-after:certs"})
+    assert killed.returncode == -9
+    assert tree_bytes(host) != before
+    refused = dockwiz("renew", "--lab", str(lab.dir), "--force", "--yes")
+    assert refused.returncode == 2 and "dockwiz recover" in refused.stderr
+    recovered = dockwiz("recover", "--lab", str(lab.dir), "--yes")
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert tree_bytes(host) == before
+    assert docker_cli(lab, laptop).returncode == 0
