@@ -7,11 +7,9 @@ leaves the unit files and the timer gone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
+import systemd_host as sh  # tests/ is on sys.path (rootdir conftest)
 from dockwiz import lifecycle
 from dockwiz.apply import apply_plan
 from dockwiz.host import Host
@@ -23,20 +21,9 @@ pytestmark = pytest.mark.e2e
 EXE = "/usr/local/bin/dockwiz"
 
 
-@pytest.fixture
-def container(tmp_path: Path) -> Iterator[Host]:
-    import systemd_host as sh  # tests/ is on sys.path (rootdir conftest)
-
-    problem = sh.prerequisites_problem()
-    assert problem is None, f"the systemd e2e tests need: {problem}"
-    sh.build_tree()
-    booted = sh.boot(sh.TREE, tmp_path / "sd")
-    try:
-        sh.wait_docker_active(booted.host)
-        yield booted.host
-    finally:
-        left = sh.shutdown(booted)
-        assert not left, left
+# one boot per session, shared with the other systemd suites (tests/systemd_host.py)
+systemd_container = sh.systemd_container
+systemd_host = sh.systemd_host
 
 
 def _systemctl(host: Host, *args: str) -> str:
@@ -44,8 +31,8 @@ def _systemctl(host: Host, *args: str) -> str:
     return host.run([*host.services.prefix, "systemctl", *args], timeout=30).stdout
 
 
-def test_timer_installed_started_listed_and_removed(container: Host) -> None:
-    host = container
+def test_timer_installed_started_listed_and_removed(systemd_host: Host) -> None:
+    host = systemd_host
     assert timer.uses_systemd(host)
     plan = lifecycle.plan_install_timer(host, EXE)
     assert [f.path for f in plan.files] == [timer.RENEW_SERVICE_PATH, timer.RENEW_TIMER_PATH]
@@ -70,3 +57,33 @@ def test_timer_installed_started_listed_and_removed(container: Host) -> None:
     assert not host.path(timer.RENEW_TIMER_PATH).exists()
     assert "dockwiz-renew" not in _systemctl(host, "list-timers", "--all", "--no-pager")
     assert not lifecycle.renewal_schedule(host).scheduled
+
+
+def test_renew_and_revoke_through_systemctl(systemd_host: Host) -> None:
+    """The stock unit made mTLS by apply, then renewed and a client revoked through real
+    ``systemctl restart docker``: the served serial changes and the revoked bundle is refused."""
+    from dockwiz.apply import apply_plan as apply
+    from dockwiz.models.intent import Intent
+    from dockwiz.plan import plan_for_host
+    from dockwiz.verify.lifecycle import day_two_probes, served_serial
+
+    host = systemd_host
+    address = sh.CONTAINER_ADDRESS
+    intent = Intent(mode="mtls", listen_host=address, sans_ip=[address])
+    secured = apply(host, plan_for_host(host, intent)[1])
+    assert secured.ok, secured.model_dump_json(indent=2)
+    url = f"tcp://{address}:2376"
+    before = served_serial(host, url)
+    renewed = apply(host, lifecycle.plan_renew(host, force=True))
+    assert renewed.ok, renewed.model_dump_json(indent=2)
+    assert "restart dockerd" in [s.name for s in renewed.steps]
+    assert served_serial(host, url) not in (None, before)
+    added = apply(host, lifecycle.plan_add_client(host, "laptop"))
+    assert added.ok, added.model_dump_json(indent=2)
+    revoked = apply(host, lifecycle.plan_revoke(host, "laptop"))
+    assert revoked.ok, revoked.model_dump_json(indent=2)
+    probes = day_two_probes(host, url,
+                            accepted={"dockwiz-client": host.path("/etc/dockwiz/clients/"
+                                                                  "dockwiz-client")},
+                            refused={"laptop": host.path("/etc/dockwiz/revoked/laptop")})
+    assert [p.passed for p in probes] == [True, True], probes
