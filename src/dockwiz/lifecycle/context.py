@@ -113,20 +113,25 @@ class DayTwo:
 
         return pki.list_clients(self.host)
 
-    def working_bundle(self) -> str | None:
-        """A client bundle the daemon accepts now, for the health wait (mTLS only)."""
+    def bundles_signed_by(self, cas: list[x509.Certificate]) -> list[str]:
+        """The client bundle directories whose certificate one of ``cas`` signed."""
         from dockwiz import pki
 
-        trusted = self.trusted()
+        out: list[str] = []
         for name in self.client_names():
             path = f"{CLIENTS_DIR}/{name}/cert.pem"
             try:
                 cert = pki.load_certificate(pki.read_material(self.host, path)[0])
             except (OSError, DockwizError):
                 continue
-            if any(pki.verify_issued_by(cert, ca) is None for ca in trusted):
-                return f"{CLIENTS_DIR}/{name}"
-        return None
+            if any(pki.verify_issued_by(cert, ca) is None for ca in cas):
+                out.append(f"{CLIENTS_DIR}/{name}")
+        return out
+
+    def working_bundle(self) -> str | None:
+        """A client bundle the daemon accepts now, for the health wait (mTLS only)."""
+        accepted = self.bundles_signed_by(self.trusted())
+        return accepted[0] if accepted else None
 
     # -- building -----------------------------------------------------------------------------
     def intent(self) -> Intent:

@@ -196,7 +196,7 @@ def plan_finish_rollover(host: Host) -> Plan:
     ctx.require_mtls()
     if load_previous_ca(host) is None:
         raise DockwizError("no CA roll-over is under way", "start one with 'dockwiz renew --ca'")
-    fresh = _new_ca_bundles(ctx)
+    fresh = ctx.bundles_signed_by([ctx.ca_cert()])
     bundle = fresh[0] if fresh else None
     if bundle is None:
         raise DockwizError("no client bundle from the new CA: nobody could reach the daemon "
@@ -209,22 +209,6 @@ def plan_finish_rollover(host: Host) -> Plan:
     warnings = [f"bundles not from the new CA lose access: {', '.join(stale)}"] if stale else []
     return ctx.plan(certs, restart=True, client_bundle=bundle, notes=notes, warnings=warnings,
                     why="dockerd reads its CA and certificate only at start")
-
-
-def _new_ca_bundles(ctx: DayTwo) -> list[str]:
-    from dockwiz import pki
-
-    ca = ctx.ca_cert()
-    out: list[str] = []
-    for name in ctx.client_names():
-        path = f"{CLIENTS_DIR}/{name}/cert.pem"
-        try:
-            cert = pki.load_certificate(pki.read_material(ctx.host, path)[0])
-        except (OSError, DockwizError):
-            continue
-        if pki.verify_issued_by(cert, ca) is None:
-            out.append(f"{CLIENTS_DIR}/{name}")
-    return out
 
 
 def client_actions(ctx: DayTwo, names: Sequence[str], action: str, why: str,
