@@ -100,7 +100,10 @@ def test_ca_rollover_then_finish(tmp_path: Path) -> None:
     bundle = tmp_path / "etc/dockwiz/clients/a"
     assert not_signed_by(bundle / "cert.pem", trust) is None
     assert len(lifecycle_certs(bundle / "ca.pem")) == 2
-    assert lifecycle.renewal_status(host).rollover_in_progress
+    status = lifecycle.renewal_status(host)
+    assert status.rollover_in_progress
+    found = lifecycle.renewal_findings(status, lifecycle.renewal_schedule(host))
+    assert "DW-RENEW-ROLLOVER" in [f.id for f in found]
     with pytest.raises(DockwizError, match="roll-over is under way"):
         lifecycle.plan_renew(host, force=True)
     finish = lifecycle.plan_finish_rollover(host)
@@ -122,7 +125,16 @@ def test_renewal_findings(tmp_path: Path) -> None:
     host = secured_host(tmp_path, server_days=10)
     status = lifecycle.renewal_status(host)
     ids = [f.id for f in lifecycle.renewal_findings(status, lifecycle.renewal_schedule(host))]
-    assert ids == ["DW-RENEW-DUE", "DW-RENEW-UNSCHEDULED"]
+    assert ids == ["DW-RENEW-UNSCHEDULED"]
+    (tmp_path / "run/systemd/system").mkdir(parents=True)
+    for f in lifecycle.plan_install_timer(host, EXE).files:
+        (tmp_path / f.path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f.path.lstrip("/")).write_text(f.after or "")
+    wants = tmp_path / timer.RENEW_TIMER_WANTS.lstrip("/")
+    wants.parent.mkdir(parents=True)
+    wants.symlink_to(timer.RENEW_TIMER_PATH)
+    assert lifecycle.renewal_findings(status, lifecycle.renewal_schedule(host)) == []
+    assert "dockwiz renew" in lifecycle.renew_fix("server")
 
 
 # -- the timer --------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from dockwiz.commands._common import (
     use_color,
 )
 from dockwiz.errors import DockwizError
+from dockwiz.pki.checks import RENEW_BEFORE_DAYS
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -36,8 +37,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     add_host_args(parser)
     add_output_args(parser)
     add_apply_args(parser)
-    parser.add_argument("--before", type=int, default=30, metavar="DAYS",
-                        help="renew what expires within DAYS (default 30)")
+    parser.add_argument("--before", type=int, default=RENEW_BEFORE_DAYS, metavar="DAYS",
+                        help=f"renew what expires within DAYS (default {RENEW_BEFORE_DAYS})")
     parser.add_argument("--san", action="append", default=[],
                         help="a SAN to add to the server certificate (repeatable)")
     parser.add_argument("--days", type=int, help="validity of the new certificate(s)")

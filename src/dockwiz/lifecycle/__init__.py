@@ -26,7 +26,7 @@ from dockwiz.lifecycle.clients import (
     plan_revoke,
     revoked_by,
 )
-from dockwiz.lifecycle.findings import host_renewal_findings, renewal_findings
+from dockwiz.lifecycle.findings import host_renewal_findings, renew_fix, renewal_findings
 from dockwiz.lifecycle.models import CertExpiry, ClientInfo, RenewalSchedule, RenewalStatus
 from dockwiz.lifecycle.renew import (
     DEFAULT_BEFORE_DAYS,
@@ -63,6 +63,7 @@ __all__ = [
     "plan_renew",
     "plan_renew_ca",
     "plan_revoke",
+    "renew_fix",
     "renew_with_status",
     "renewal_findings",
     "renewal_schedule",

@@ -1,4 +1,4 @@
-"""Day-two findings for inspect: a certificate inside its renewal window, renewal unscheduled.
+"""Day-two findings for inspect: renewal unscheduled, a CA roll-over left unfinished.
 
 Built here, next to what decides renewal, so inspect and ``renew`` can never disagree about
 when a certificate is due; findings.py only has to add them to the list.
@@ -16,42 +16,42 @@ if TYPE_CHECKING:
     from dockwiz.models.host_state import Finding, HostState
 
 
+def renew_fix(role: str) -> str:
+    """The fix for findings.py's DW-CERT-EXPIRING / DW-CERT-EXPIRED (the 30-day finding, judged
+    by pki.checks.expiry with RENEW_BEFORE_DAYS, the window ``renew`` uses too)."""
+    if role == "server":
+        return "dockwiz renew (same CA and names: client bundles keep working)"
+    if role == "ca":
+        return ("dockwiz renew --ca (a roll-over: old bundles keep working until "
+                "'dockwiz renew --finish-ca-rollover')")
+    if role == "client":
+        return "a new bundle: dockwiz clients add NAME (then revoke the old one)"
+    return "dockwiz renew"
+
+
 def renewal_findings(status: RenewalStatus, schedule: RenewalSchedule) -> list[Finding]:
-    """DW-RENEW-DUE (a certificate is inside the window, default 30 days before expiry),
-    DW-RENEW-CA-DUE, DW-RENEW-ROLLOVER (a CA roll-over waits to be finished) and
-    DW-RENEW-UNSCHEDULED (TLS in use, nothing renews it)."""
+    """What inspect does not see yet: DW-RENEW-UNSCHEDULED (TLS in use, nothing renews it)
+    and DW-RENEW-ROLLOVER (a CA roll-over waits to be finished). The expiry itself is
+    findings.py's DW-CERT-EXPIRING, 30 days before (with :func:`renew_fix` as its fix)."""
     from dockwiz.models.host_state import Finding
 
     out: list[Finding] = []
-    if status.server is not None and status.server.due:
-        out.append(Finding(
-            id="DW-RENEW-DUE", severity="high" if status.server.days_left < 7 else "medium",
-            title=f"The server certificate expires {status.server.not_after:%Y-%m-%d}",
-            why="When it expires every TLS client is locked out at once.",
-            fix="dockwiz renew (same CA and names: client bundles keep working)",
-            evidence=f"{status.server.path}: {status.server.days_left:.0f} days left"))
-    if status.ca is not None and status.ca.due:
-        out.append(Finding(
-            id="DW-RENEW-CA-DUE", severity="high",
-            title=f"The CA expires {status.ca.not_after:%Y-%m-%d}",
-            why="Every certificate it signed stops working with it; a new CA means new client "
-                "bundles.",
-            fix="dockwiz renew --ca (a roll-over: old bundles keep working until "
-                "'dockwiz renew --finish-ca-rollover')",
-            evidence=f"{status.ca.path}: {status.ca.days_left:.0f} days left"))
     if status.rollover_in_progress:
         out.append(Finding(
             id="DW-RENEW-ROLLOVER", severity="low",
             title="A CA roll-over is under way: the daemon still trusts the old CA",
             why="Bundles from the old CA keep access until the roll-over is finished.",
-            fix="once every client has its new bundle: dockwiz renew --finish-ca-rollover"))
+            fix="once every client has its new bundle: dockwiz renew --finish-ca-rollover",
+            evidence=(f"old CA expires {status.previous_ca_not_after:%Y-%m-%d}"
+                      if status.previous_ca_not_after else None)))
     if status.server is not None and not schedule.scheduled:
         out.append(Finding(
             id="DW-RENEW-UNSCHEDULED", severity="low",
             title="Nothing renews the daemon's certificates automatically",
             why="A secured daemon breaks silently the day its certificate expires.",
             fix="dockwiz renew --install-timer (a daily systemd timer, or cron)",
-            evidence=schedule.detail))
+            evidence=f"{schedule.detail}; server certificate expires "
+                     f"{status.server.not_after:%Y-%m-%d}"))
     return out
 
 

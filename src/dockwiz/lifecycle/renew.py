@@ -24,6 +24,7 @@ from dockwiz.docker_paths import CLIENTS_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.lifecycle.context import DayTwo, day_two
 from dockwiz.lifecycle.models import CertExpiry, RenewalStatus
+from dockwiz.pki.checks import RENEW_BEFORE_DAYS
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from dockwiz.host import Host
     from dockwiz.models.plan import CertAction, Plan
 
-DEFAULT_BEFORE_DAYS = 30
+DEFAULT_BEFORE_DAYS = RENEW_BEFORE_DAYS  # one window: inspect's DW-CERT-EXPIRING uses it too
 
 
 def _expiry(role: str, path: str, cert: x509.Certificate, before: int,
