@@ -267,3 +267,23 @@ def test_revoke_killed_mid_transaction_is_recovered(lab_factory, tmp_path: Path)
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert tree_bytes(host) == before
     assert docker_cli(lab, laptop).returncode == 0
+
+
+def test_ca_rollover_keeps_old_bundles_until_finished(lab_factory, tmp_path: Path) -> None:
+    """renew --ca: old copies and new bundles both get in (the daemon trusts both CAs, the
+    server keeps its certificate); --finish-ca-rollover: only the new bundles do."""
+    lab = lab_factory("mtls")
+    host = lab.host()
+    old_copy = copy_bundle(host, "lab-admin", tmp_path)
+    started = dockwiz("renew", "--ca", "--lab", str(lab.dir), "--yes")
+    assert started.returncode == 0, started.stdout + started.stderr
+    new_bundle = host.path("/etc/dockwiz/clients/lab-admin")
+    assert (new_bundle / "cert.pem").read_bytes() != (old_copy / "cert.pem").read_bytes()
+    for bundle in (old_copy, new_bundle):
+        cli = docker_cli(lab, bundle)
+        assert cli.returncode == 0, cli.stderr
+    finished = dockwiz("renew", "--finish-ca-rollover", "--lab", str(lab.dir), "--yes")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert docker_cli(lab, new_bundle).returncode == 0
+    assert docker_cli(lab, old_copy).returncode != 0
+    assert not host.path("/etc/dockwiz/ca/previous-ca.pem").exists()

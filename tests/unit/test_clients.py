@@ -101,3 +101,16 @@ def test_a_foreign_ca_is_refused(tmp_path: Path) -> None:
     (tmp_path / "etc/docker/tls/ca.pem").write_bytes(other.cert_pem())
     with pytest.raises(DockwizError, match="does not hold the CA"):
         lifecycle.plan_add_client(host, "x")
+
+
+def test_an_encrypted_ca_key_is_refused_before_the_transaction(tmp_path: Path) -> None:
+    host = secured_host(tmp_path)
+    ca = pki.load_ca(host)
+    key = tmp_path / "etc/dockwiz/ca/ca-key.pem"
+    key.chmod(0o600)
+    key.write_bytes(ca.key_pem(b"secret"))
+    for make in (lambda: lifecycle.plan_add_client(host, "x"),
+                 lambda: lifecycle.plan_revoke(host, "a"),
+                 lambda: lifecycle.plan_renew(host, force=True)):
+        with pytest.raises(DockwizError, match="passphrase-protected"):
+            make()

@@ -146,6 +146,13 @@ class DayTwo:
         from dockwiz import pki
         from dockwiz.models.plan import CertAction
 
+        if pki.ca_key_encrypted(self.host):
+            # checked here, not half-way through the transaction: the apply cannot ask
+            raise DockwizError(
+                f"the CA key in {CA_DIR} is passphrase-protected: renew and clients cannot ask "
+                "for the passphrase inside the transaction",
+                "renew the server certificate with 'dockwiz certs renew --passphrase-file F'",
+            )
         return CertAction(
             role="ca", action=action, cert_path=f"{CA_DIR}/ca.pem",
             key_path=f"{CA_DIR}/ca-key.pem", trust_path=self.trust_path or None,
