@@ -12,8 +12,9 @@ Why it looks the way it does:
   touched).
 * **Its config is the lab root's ``/etc/ssh/sshd_config``**, with host keys beside it: exactly
   the file ``dockwiz verify`` reads for the port and the session limits, so what verify judges is
-  what runs. Authorized keys live in the lab dir (``D/sshd/authorized_keys/USER``); StrictModes is
-  off because a test's lab dir sits under the world-writable /tmp.
+  what runs. Authorized keys live in the lab dir (``D/sshd/authorized_keys/USER``), read by an
+  AuthorizedKeysCommand as root, because sshd opens an AuthorizedKeysFile as the user, who
+  cannot pass a test's 0700 tmp dirs.
 * **Stopped by PID** (checked against its start time), with its session processes, by
   :func:`stop_sshd`; ``lab_down`` calls it.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import subprocess
 import time
@@ -46,7 +46,7 @@ START_TIMEOUT_S = 10.0
 PRIVSEP_LINE = "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\n"
 
 # binds the lab's passwd (the launcher already bound group, /root and /run), then runs sshd
-_PASSWD_BIND = 'mount --bind "$1" /etc/passwd; shift; exec "$@"'
+_PASSWD_BIND = 'mount --bind "$1" /etc/passwd; shift; exec "$@"'  # noqa: S105 - not a secret
 
 
 def sshd_config_text(lab: Lab, *, port: int = 22, max_sessions: int | None = None) -> str:
@@ -58,12 +58,15 @@ def sshd_config_text(lab: Lab, *, port: int = 22, max_sessions: int | None = Non
         f"ListenAddress {lab.info.address}",
         f"HostKey {keys / 'ssh_host_ed25519_key'}",
         f"PidFile {lab.root / 'run/sshd-lab.pid'}",
-        f"AuthorizedKeysFile {lab.dir / 'sshd/authorized_keys'}/%u",
+        # read as root: sshd opens AuthorizedKeysFile as the user, who cannot pass a test's
+        # 0700 tmp dirs
+        "AuthorizedKeysFile none",
+        f"AuthorizedKeysCommand /bin/cat {lab.dir / 'sshd/authorized_keys'}/%u",
+        "AuthorizedKeysCommandUser root",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
         "PubkeyAuthentication yes",
         "UsePAM no",
-        "StrictModes no",
         "PermitRootLogin prohibit-password",
     ]
     if max_sessions is not None:
@@ -82,8 +85,8 @@ def add_lab_user(
         used = {int(f[2]) for f in (line.split(":") for line in lines) if len(f) > 2
                 and f[2].isdigit()}
         uid = uid if uid is not None else max(used | {1999}) + 1
-        lines.append(f"{name}:x:{uid}:{uid}::/home/{name}:{shell}\n")
-        atomic_write(passwd, "".join(lines), mode=0o644, uid=0, gid=0)
+        with passwd.open("a", encoding="utf-8") as fh:  # in place: see /etc/group below
+            fh.write(f"{name}:x:{uid}:{uid}::/home/{name}:{shell}\n")
     group_path = lab.root / "etc/group"
     out = []
     for line in group_path.read_text(encoding="utf-8").splitlines():
@@ -93,7 +96,7 @@ def add_lab_user(
             if name not in members:
                 fields[3] = ",".join([*members, name])
         out.append(":".join(fields))
-    # in place: the lab's running namespaces hold a bind mount of this very inode
+    # in place: the lab's running namespaces (and its sshd's) hold a bind mount of this inode
     group_path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
@@ -209,5 +212,4 @@ def stop_sshd(lab: Lab) -> None:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
         psutil.wait_procs(alive, timeout=3.0)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(lab.dir / STATE_FILE)
+    (lab.dir / STATE_FILE).unlink(missing_ok=True)

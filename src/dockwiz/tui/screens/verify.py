@@ -55,6 +55,12 @@ def handoff_rows(report: VerifyReport) -> list[Row]:
                 )
             ]
         return []
+    if handoff.ssh_config is not None:  # ssh mode: no bundle, a context and an ssh_config
+        return [
+            (Content.styled("Endpoint", "bold"), handoff.endpoint),
+            (Content.styled("Context", "bold"), handoff.context_create),
+            (Content.styled("ssh_config", "bold"), handoff.ssh_config.rstrip()),
+        ]
     name = PurePosixPath(handoff.bundle_dir).name
     return [
         (Content.styled("Bundle", "bold"), Content.assemble(
