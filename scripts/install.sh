@@ -15,9 +15,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# dockerd (Debian's docker.io) for lab hosts, iproute2 for namespaces, util-linux for nsenter/unshare.
+# dockerd (Debian's docker.io) for lab hosts, iproute2 for namespaces, util-linux for nsenter/unshare;
+# the tests run Debian's sshd inside a lab (ssh mode, lab/sshd.py) and the ssh client against it.
+# (Debian enables ssh.service where systemd runs: disable it if this machine needs no sshd; the
+# tests start their own sshd in a lab and never use it.)
 pkgs=(docker.io iproute2 util-linux ca-certificates openssl)
-[ "$with_tests" = 1 ] && pkgs+=(tmux busybox-static librsvg2-bin git systemd-container debootstrap)
+[ "$with_tests" = 1 ] && pkgs+=(tmux busybox-static librsvg2-bin git systemd-container debootstrap
+                             openssh-server openssh-client)
 python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv python3-pip)
 command -v python3 >/dev/null || pkgs+=(python3 python3-venv python3-pip)
 

@@ -208,22 +208,24 @@ def probe_ssh_sessions(ctx: Ctx, s: SshSetup) -> Probe:
     title = "sshd allows the sessions docker clients open"
     cfg = s.config
     saw = f"MaxSessions {cfg.max_sessions}, MaxStartups {cfg.max_startups}"
-    short = []
+    if not cfg.found:
+        saw += f" (sshd's defaults: no {cfg.path})"
+    short, fixes = [], []
     if cfg.max_sessions < SESSIONS_NEEDED:
-        short.append(f"MaxSessions {cfg.max_sessions} (sessions per connection, what a shared "
-                     "ControlMaster connection is limited by)")
+        short.append(f"MaxSessions {cfg.max_sessions} (sessions over one connection)")
+        fixes.append(f"raise MaxSessions to {SESSIONS_NEEDED} or more in {cfg.path}, then "
+                     "systemctl reload ssh")
     if cfg.startups_begin < SESSIONS_NEEDED:
-        short.append(f"MaxStartups {cfg.max_startups} (connections being set up at once, "
-                     "what clients without ControlMaster hit)")
+        short.append(f"MaxStartups {cfg.max_startups} (connections being opened at once)")
+        fixes.append("use ControlMaster auto / ControlPersist on the client (the hand-off's "
+                     "ssh_config), so the sessions share one connection instead of opening "
+                     f"{SESSIONS_NEEDED}, or raise MaxStartups to {SESSIONS_NEEDED}:30:100")
     warning = None
     if short:
         warning = (
-            f"sshd ({cfg.path}) allows {' and '.join(short)}; docker compose and docker-py open "
-            f"up to {SESSIONS_NEEDED} SSH sessions at once and fail with 'ssh: ... exit status "
-            f"255' beyond that. Fix: raise MaxSessions to {SESSIONS_NEEDED} or more (and "
-            f"MaxStartups to {SESSIONS_NEEDED}:30:100) in {cfg.path}, then systemctl reload ssh; "
-            "or on the client use ControlMaster auto / ControlPersist (the ssh_config in the "
-            "hand-off) so the sessions share one connection"
+            f"sshd allows {' and '.join(short)}; docker compose and docker-py open up to "
+            f"{SESSIONS_NEEDED} SSH sessions at once, and those beyond the limit fail ('ssh: "
+            f"... exit status 255'). Fix: {'; and '.join(fixes)}"
         )
     return make_probe("ssh-sessions", title, cfg.path, "succeed", True, saw, warning=warning)
 
