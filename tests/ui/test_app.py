@@ -98,7 +98,7 @@ async def test_help_lists_keys_and_closes() -> None:
 
 async def test_worker_error_becomes_a_dialog_with_the_hint() -> None:
     class Failing(FixedBackend):
-        def plan(self, state: Any, intent: Any) -> Any:
+        def plan(self, intent: Any) -> Any:
             raise DockwizError("port 2376 is taken", "choose another port")
 
     app = fixed_app(Failing())

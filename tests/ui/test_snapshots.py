@@ -160,7 +160,7 @@ def test_recovery_prompt(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_error_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     class FailingPlan(FixedBackend):
-        def plan(self, state: Any, intent: Any) -> Any:
+        def plan(self, intent: Any) -> Any:
             from dockwiz.errors import DockwizError
 
             raise DockwizError(

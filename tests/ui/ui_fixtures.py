@@ -29,7 +29,8 @@ from dockwiz.models.intent import Intent, Mode, Violation
 from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
 from dockwiz.models.results import ApplyResult, ApplyStep, Handoff, Probe, VerifyReport
 from dockwiz.policy import allowed_modes, check_intent
-from dockwiz.tui.app import DockwizApp, StepCallback, make_app
+from dockwiz.tui.app import DockwizApp, make_app
+from dockwiz.tui.session import StepCallback
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -272,7 +273,7 @@ class FixedBackend:
     def detect_sans(self) -> tuple[list[str], list[str]]:
         return list(self.sans[0]), list(self.sans[1])
 
-    def plan(self, state: HostState, intent: Intent) -> Plan:
+    def plan(self, intent: Intent) -> Plan:
         return self.fixed_plan or plan_for(intent)
 
     def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
@@ -282,7 +283,7 @@ class FixedBackend:
             on_step(step)
         return self.apply_result
 
-    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport:
+    def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
         return self.report
 
 

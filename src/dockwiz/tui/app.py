@@ -1,8 +1,7 @@
 """The wizard's Textual application: a thin shell over the headless core.
 
-The App owns one small ``WizardState`` (what inspect saw, what the admin chose, the plan and the
-results) and a ``Backend`` (the core's functions bound to one Host). Screens read and write the
-state and ask the backend for work in thread workers; they never touch files or processes.
+The App owns one small ``WizardState`` and a ``Backend`` (both in session.py) and turns worker
+errors into dialogs; for now each screen still pushes the next step itself.
 Tests inject a backend with fixed data through ``make_app`` instead of patching internals.
 """
 
@@ -13,184 +12,19 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from dockwiz.errors import DockwizError
+from dockwiz.tui.session import Backend, CoreBackend, WizardState
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
-    from dockwiz.journal import Journal
-    from dockwiz.models.host_state import HostState
-    from dockwiz.models.intent import Intent, Mode, Violation
-    from dockwiz.models.plan import Plan
-    from dockwiz.models.results import ApplyResult, ApplyStep, VerifyReport
-
-StepCallback = Callable[["ApplyStep"], None]
-
-
-class Backend(Protocol):
-    """What the wizard needs from the core; each call may block, so screens run it in a worker."""
-
-    host: Host
-
-    def inspect(self) -> HostState: ...
-
-    def pending_recovery(self) -> Journal | None: ...
-
-    def recover(self, on_step: StepCallback) -> ApplyResult: ...
-
-    def allowed_modes(
-        self, state: HostState, listen_host: str | None, docker_version: str | None
-    ) -> dict[Mode, Violation | None]: ...
-
-    def check_intent(self, state: HostState, intent: Intent) -> list[Violation]: ...
-
-    def detect_sans(self) -> tuple[list[str], list[str]]: ...
-
-    def plan(self, state: HostState, intent: Intent) -> Plan: ...
-
-    def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult: ...
-
-    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport: ...
-
-
-class CoreBackend:
-    """The real core bound to one Host; imports are lazy so the first screen paints fast."""
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-
-    def inspect(self) -> HostState:
-        from dockwiz.inspect import inspect_host
-
-        return inspect_host(self.host)
-
-    def pending_recovery(self) -> Journal | None:
-        from dockwiz.apply import pending_recovery
-
-        return pending_recovery(self.host)
-
-    def recover(self, on_step: StepCallback) -> ApplyResult:
-        from dockwiz.apply import recover
-
-        return recover(self.host, on_step=on_step)
-
-    def allowed_modes(
-        self, state: HostState, listen_host: str | None, docker_version: str | None
-    ) -> dict[Mode, Violation | None]:
-        from dockwiz.policy import allowed_modes
-
-        return allowed_modes(state, listen_host, docker_version)
-
-    def check_intent(self, state: HostState, intent: Intent) -> list[Violation]:
-        from dockwiz.policy import check_intent
-
-        return list(check_intent(state, intent))
-
-    def detect_sans(self) -> tuple[list[str], list[str]]:
-        from dockwiz.pki import detect_sans
-
-        dns, ips = detect_sans(self.host)
-        return [str(d) for d in dns], [str(i) for i in ips]
-
-    def plan(self, state: HostState, intent: Intent) -> Plan:
-        """Planned from a fresh look (the host may have changed since the first screen),
-        with dockwiz's own certificate files and other processes' ports taken into account."""
-        from dockwiz.plan import plan_for_host
-
-        _fresh, plan = plan_for_host(self.host, intent)
-        return plan
-
-    def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
-        from dockwiz.apply import apply_plan
-
-        return apply_plan(self.host, plan, on_step=on_step)
-
-    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport:
-        from dockwiz.verify import verify_host
-
-        former: list[str] = []
-        bundle = None
-        if plan is not None:
-            after = {e.url for e in plan.endpoints_after}
-            former = [
-                e.url
-                for e in plan.endpoints_before
-                if e.url not in after and e.url.startswith("tcp://")
-            ]
-            if plan.client_bundle:
-                bundle = self.host.path(plan.client_bundle)
-        return verify_host(
-            self.host,
-            expected_mode=intent.mode.value,
-            former_endpoints=former or None,
-            bundle_dir=bundle,
-        )
-
-
-@dataclass
-class Choices:
-    """What the admin picked so far; kept across back navigation, turned into an Intent."""
-
-    mode: str | None = None
-    listen_host: str | None = None
-    port: int = 2376
-    dns_names: list[str] = field(default_factory=list)
-    ip_addresses: list[str] = field(default_factory=list)
-    sans_detected: bool = False
-    key_type: str | None = None
-    validity_days: int = 365
-    hardening: set[str] = field(default_factory=set)
-    docker_version: str | None = None
-    """Plan as if this Docker version ran (like the CLI's --docker-version)."""
-
-
-@dataclass
-class WizardState:
-    """Everything one run of the wizard knows; screens render from it and write choices to it."""
-
-    host_state: HostState | None = None
-    choices: Choices = field(default_factory=Choices)
-    plan: Plan | None = None
-    apply_result: ApplyResult | None = None
-    verify_report: VerifyReport | None = None
-    lab_note: str | None = None
-
-    @property
-    def read_only(self) -> bool:
-        """Not root: inspect what can be read, preview, but never write."""
-        return self.host_state is not None and not self.host_state.is_root
-
-    def intent(self) -> Intent:
-        """The choices as the core's Intent; a bad value raises pydantic's ValidationError."""
-        from dockwiz.models.intent import Hardening, Intent, Mode
-
-        c = self.choices
-        data: dict[str, Any] = {
-            "mode": Mode(c.mode or Mode.UNIX),
-            "hardening": Hardening.from_keys(sorted(c.hardening)),
-            "docker_version": c.docker_version,
-        }
-        if data["mode"] in (Mode.TLS, Mode.MTLS):
-            data.update(
-                listen_host=c.listen_host,
-                listen_port=c.port,
-                sans_dns=list(c.dns_names),
-                sans_ip=list(c.ip_addresses),
-                server_days=c.validity_days,
-                client_days=c.validity_days,
-            )
-            if c.key_type:
-                data["key_type"] = c.key_type
-        return Intent.model_validate(data)
-
 
 def _theme_for_terminal() -> str:
     """A 16-colour terminal gets the ANSI theme, which uses the terminal's own palette."""

@@ -15,7 +15,8 @@ from textual.worker import Worker, WorkerState
 from dockwiz.tui.widgets.steps import StepBar
 
 if TYPE_CHECKING:
-    from dockwiz.tui.app import Backend, DockwizApp, WizardState
+    from dockwiz.tui.app import DockwizApp
+    from dockwiz.tui.session import Backend, WizardState
 
 
 class WizardScreen(Screen[None]):

@@ -108,9 +108,7 @@ class PreviewScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan",
           description="planning the change")
     def build(self) -> None:
-        state = self.wizard.host_state
-        assert state is not None
-        plan = self.backend.plan(state, self.wizard.intent())
+        plan = self.backend.plan(self.wizard.intent())
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_plan, plan)
 

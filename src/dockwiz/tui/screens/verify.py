@@ -113,9 +113,7 @@ class VerifyScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify",
           description="verifying the daemon")
     def run_verify(self) -> None:
-        state = self.wizard.host_state
-        assert state is not None
-        report = self.backend.verify(state, self.wizard.intent(), self.wizard.plan)
+        report = self.backend.verify(self.wizard.mode(), self.wizard.plan)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_report, report)
 
