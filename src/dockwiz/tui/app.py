@@ -1,7 +1,7 @@
 """The wizard's Textual application: a thin shell over the headless core.
 
-The App owns one small ``WizardState`` and a ``Backend`` (both in session.py) and turns worker
-errors into dialogs; for now each screen still pushes the next step itself.
+The App owns one small ``WizardState`` and a ``Backend`` (both in session.py), shows the step
+``flow.next_step`` names when a screen asks to advance, and turns worker errors into dialogs.
 Tests inject a backend with fixed data through ``make_app`` instead of patching internals.
 """
 
@@ -14,17 +14,20 @@ import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from dockwiz.errors import DockwizError
+from dockwiz.tui import flow
+from dockwiz.tui.flow import Step
 from dockwiz.tui.session import Backend, CoreBackend, WizardState
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
+    from dockwiz.tui.screens.base import WizardApp, WizardScreen
 
 def _theme_for_terminal() -> str:
     """A 16-colour terminal gets the ANSI theme, which uses the terminal's own palette."""
@@ -78,10 +81,21 @@ class DockwizApp(App[int]):
         return self._clock() if self._clock is not None else datetime.now(UTC)
 
     def on_mount(self) -> None:
-        from dockwiz.tui.screens.inspect import InspectScreen
-
         self._exit_on_signals()
-        self.push_screen(InspectScreen())
+        self.push_screen(screen_for(flow.FIRST))
+
+    # -- moving through the steps -------------------------------------------------------------
+    def next_step(self, current: Step) -> Step | None:
+        """The step after ``current`` for the choices made so far (the flow decides)."""
+        return flow.next_step(current, self.wizard)
+
+    def advance(self, current: Step) -> None:
+        """Show the step after ``current``; after the last one the wizard is done."""
+        step = self.next_step(current)
+        if step is None:
+            self.exit(0)
+            return
+        self.push_screen(screen_for(step))
 
     def _exit_on_signals(self) -> None:
         """A dropped SSH session (SIGHUP) or a SIGTERM ends the wizard the normal way: the
@@ -147,6 +161,48 @@ class DockwizApp(App[int]):
                 "Please report it with the output of the matching dockwiz command.",
             )
         self.push_screen(dialog)
+
+
+if TYPE_CHECKING:
+
+    def _screens_can_use(app: DockwizApp) -> WizardApp:
+        """mypy proves here that DockwizApp gives screens everything WizardApp promises."""
+        return app
+
+
+def screen_for(step: Step) -> WizardScreen:
+    """The screen that shows ``step``; imported on first use so the first screen paints fast."""
+    match step:
+        case Step.INSPECT:
+            from dockwiz.tui.screens.inspect import InspectScreen
+
+            return InspectScreen()
+        case Step.MODE:
+            from dockwiz.tui.screens.mode import ModeScreen
+
+            return ModeScreen()
+        case Step.CERTIFICATES:
+            from dockwiz.tui.screens.certs import CertificatesScreen
+
+            return CertificatesScreen()
+        case Step.HARDENING:
+            from dockwiz.tui.screens.hardening import HardeningScreen
+
+            return HardeningScreen()
+        case Step.PREVIEW:
+            from dockwiz.tui.screens.preview import PreviewScreen
+
+            return PreviewScreen()
+        case Step.APPLY:
+            from dockwiz.tui.screens.apply import ApplyScreen
+
+            return ApplyScreen()
+        case Step.VERIFY:
+            from dockwiz.tui.screens.verify import VerifyScreen
+
+            return VerifyScreen()
+        case _:
+            assert_never(step)
 
 
 def make_app(

@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 
 from dockwiz.models.intent import Intent
 from dockwiz.policy import is_ip, is_wildcard, strip_brackets, valid_host
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
@@ -37,7 +38,7 @@ def key_types() -> list[str]:
 class CertificatesScreen(WizardScreen):
     """Every name and address clients dial must be a SAN, or Go clients refuse the server."""
 
-    STEP = "Certificates"
+    STEP = Step.CERTIFICATES
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "remove_san", "Remove name", show=False),
         Binding("delete", "remove_san", "Remove name"),
@@ -238,6 +239,4 @@ class CertificatesScreen(WizardScreen):
             self.notify("Validity: " + "; ".join(result.failure_descriptions), severity="error")
             validity.focus()
             return
-        from dockwiz.tui.screens.hardening import HardeningScreen
-
-        self.app.push_screen(HardeningScreen())
+        super().action_next()

@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Row, Rows
@@ -87,7 +88,7 @@ def report_text(report: VerifyReport) -> Content:
 class VerifyScreen(WizardScreen):
     """Runs the probes once; the result and the hand-off stay on screen until the admin quits."""
 
-    STEP = "Verify"
+    STEP = Step.VERIFY
     can_go_back = False
     BINDINGS = [  # noqa: RUF012 - Textual's declared class attribute
         Binding("r", "rerun", "Verify again"),
