@@ -28,6 +28,7 @@ from dockwiz.models.host_state import (
 from dockwiz.models.intent import Intent, Mode, Violation
 from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
 from dockwiz.models.results import ApplyResult, ApplyStep, Handoff, Probe, VerifyReport
+from dockwiz.pki import KEY_TYPES
 from dockwiz.policy import allowed_modes, check_intent
 from dockwiz.tui.app import DockwizApp, make_app
 from dockwiz.tui.session import StepCallback
@@ -272,6 +273,9 @@ class FixedBackend:
 
     def detect_sans(self) -> tuple[list[str], list[str]]:
         return list(self.sans[0]), list(self.sans[1])
+
+    def key_types(self) -> list[str]:
+        return list(KEY_TYPES)
 
     def plan(self, intent: Intent) -> Plan:
         return self.fixed_plan or plan_for(intent)

@@ -47,6 +47,8 @@ class Backend(Protocol):
 
     def detect_sans(self) -> tuple[list[str], list[str]]: ...
 
+    def key_types(self) -> list[str]: ...
+
     def plan(self, intent: Intent) -> Plan: ...
 
     def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult: ...
@@ -92,6 +94,12 @@ class CoreBackend:
 
         dns, ips = detect_sans(self.host)
         return [str(d) for d in dns], [str(i) for i in ips]
+
+    def key_types(self) -> list[str]:
+        """The key types the PKI issues, in its order."""
+        from dockwiz.pki import KEY_TYPES
+
+        return [str(k) for k in KEY_TYPES]
 
     def plan(self, intent: Intent) -> Plan:
         """Planned from a fresh look (the host may have changed since the first screen),

@@ -20,20 +20,6 @@ from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
-FALLBACK_KEY_TYPES: tuple[str, ...] = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
-
-
-def key_types() -> list[str]:
-    """The key types the PKI module issues (its list wins once it exists)."""
-    try:
-        from dockwiz import pki
-    except ImportError:
-        return list(FALLBACK_KEY_TYPES)
-    found = getattr(pki, "KEY_TYPES", None)
-    if not found:
-        return list(FALLBACK_KEY_TYPES)
-    return [str(k) for k in found]
-
 
 class CertificatesScreen(WizardScreen):
     """Every name and address clients dial must be a SAN, or Go clients refuse the server."""
@@ -47,7 +33,7 @@ class CertificatesScreen(WizardScreen):
     def body(self) -> ComposeResult:
         choices = self.wizard.choices
         defaults = Intent.model_fields
-        kinds = key_types()
+        kinds = self.backend.key_types()
         key_type = choices.key_type or str(defaults["key_type"].default)
         if key_type not in kinds:
             kinds.insert(0, key_type)
