@@ -224,7 +224,11 @@ async def test_forbidden_choice_refused_with_reason(lab_factory: Callable[..., L
         tls = app.screen.query_one("#mode-tls", RadioButton)
         assert tls.disabled and "not allowed" in str(tls.label)
         reasons = str(app.screen.query_one("#disabled-reasons", Static).content)
-        assert "Docker 28 requires client-certificate verification" in reasons
+        state = app.wizard.host_state
+        assert state is not None
+        verdict = app.backend.allowed_modes(state, lab.info.address, "28.0.1")[Mode.TLS]
+        assert verdict is not None and verdict.blocking  # the rule itself, for Docker 28
+        assert f"Not allowed: {verdict.message}" in reasons  # shown in the core's own words
         # Loopback makes TLS-only legal again, so it can be chosen ...
         await set_listen(pilot, app, "127.0.0.1")
         assert not tls.disabled
