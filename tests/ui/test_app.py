@@ -11,8 +11,8 @@ from textual.widgets import Button, Input, ListView, Select, Static
 from ui_fixtures import FixedBackend, fixed_app, host_state, recorded, retype, until
 from ui_fixtures import wait_idle as idle
 
+from dockwiz.apply.journal import FileRecord, Journal
 from dockwiz.errors import DockwizError
-from dockwiz.journal import FileRecord, Journal
 from dockwiz.models.intent import Hardening, Intent, Mode
 from dockwiz.tui.screens.apply import ApplyScreen
 from dockwiz.tui.screens.certs import CertificatesScreen

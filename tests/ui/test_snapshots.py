@@ -23,7 +23,7 @@ from ui_fixtures import (
     wait_idle,
 )
 
-from dockwiz.journal import FileRecord, Journal
+from dockwiz.apply.journal import FileRecord, Journal
 from dockwiz.models.intent import Intent, Mode
 
 pytestmark = pytest.mark.ui

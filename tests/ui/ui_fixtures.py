@@ -23,8 +23,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from dockwiz.apply.journal import Journal
 from dockwiz.host import Host
-from dockwiz.journal import Journal
 from dockwiz.models.host_state import (
     CertInfo,
     DaemonJsonState,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from dockwiz.apply.journal import Journal
     from dockwiz.host import Host
-    from dockwiz.journal import Journal
     from dockwiz.models.host_state import HostState
     from dockwiz.models.intent import Intent, Mode, Violation
     from dockwiz.models.plan import Plan

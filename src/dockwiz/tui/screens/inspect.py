@@ -18,7 +18,7 @@ from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
 if TYPE_CHECKING:
-    from dockwiz.journal import Journal
+    from dockwiz.apply.journal import Journal
     from dockwiz.models.host_state import HostState
     from dockwiz.models.results import ApplyResult, ApplyStep
 
