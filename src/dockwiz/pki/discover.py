@@ -22,7 +22,6 @@ import fnmatch
 import os
 import stat
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from pathlib import PurePosixPath as PurePath
 from typing import TYPE_CHECKING, Literal
 
@@ -100,16 +99,24 @@ def _listing(host: Host, directory: str) -> list[str]:
     return [str(PurePath(directory) / n) for n in hits[:MAX_FILES_PER_DIR]]
 
 
-def _link_out_of_root(host: Host, host_path: str) -> str | None:
-    """The target of a link at ``host_path`` that leaves a sandbox root (None otherwise): the
-    kernel would follow it to this machine's own file, so it is not read."""
-    if host.is_real:
-        return None
+def _link_note(host: Host, host_path: str) -> tuple[str | None, bool]:
+    """(what a link at ``host_path`` points to, whether it climbs out of the host root).
+
+    An absolute target is a path ON THE HOST (the daemon there sees /etc/... of its own root),
+    so it is resolved inside the root by the one safe reader. A relative target with more
+    ``..`` than there are directories above it leads out of the root: not followed."""
     local = host.path(host_path)
     if not local.is_symlink():
-        return None
-    target = Path(os.path.realpath(local))
-    return None if target.is_relative_to(host.root) else str(local.readlink())
+        return None, False
+    target = str(local.readlink())
+    if host.is_real or target.startswith("/"):
+        return target, False
+    depth = len(PurePath(host_path).parent.parts) - 1
+    for part in PurePath(target).parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            return target, True
+    return target, False
 
 
 class _Read:
@@ -124,15 +131,17 @@ class _Read:
 
 
 def _read(host: Host, host_path: str) -> _Read:
-    outside = _link_out_of_root(host, host_path)
-    if outside is not None:
-        note = f"a link to {outside}, outside the host root: not followed"
+    target, escapes = _link_note(host, host_path)
+    link = f"a link to {target}" if target is not None else ""
+    if escapes:
+        note = f"{link}, outside the host root: not followed"
         return _Read(FoundMaterial(path=host_path, kind="skipped", note=note))
     try:
         data, st = read_material(host, host_path)
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return _Read(FoundMaterial(path=host_path, kind="skipped", note=f"not read: {reason}"))
+        note = f"{link + ': ' if link else ''}not read: {reason}"
+        return _Read(FoundMaterial(path=host_path, kind="skipped", note=note))
     found = FoundMaterial(
         path=host_path,
         kind="other",

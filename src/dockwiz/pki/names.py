@@ -85,10 +85,8 @@ def host_names(host: Host) -> list[str]:
     if fqdn is None and (from_machine or host.is_real):
         machine = socket.getfqdn(short).lower()
         fqdn = machine if "." in machine and _usable(machine) else None
-    names = [fqdn] if fqdn else []
     head = short.split(".", 1)[0]
-    names += [n for n in (short, head) if n not in names and _usable(n)]
-    return names
+    return [n for n in dict.fromkeys((fqdn or short, short, head)) if _usable(n)]
 
 
 def host_label(host: Host) -> str:
