@@ -128,7 +128,8 @@ def test_seed004_every_file_is_found_and_said_what_it_is(seed004: Host) -> None:
 
 def test_seed004_is_described_line_by_line(seed004: Host) -> None:
     lines = {f.path: describe(f) for f in discover_material(seed004)}
-    assert "key of the ca certificate /etc/docker/certs/ca.pem" in lines[f"{CERTS}/ca-key.pem"]
+    assert "key of the CA certificate /etc/docker/certs/ca.pem" in lines[f"{CERTS}/ca-key.pem"]
+    assert lines[f"{CERTS}/ca.pem"].startswith(f"{CERTS}/ca.pem: CA certificate until ")
     server = lines[f"{CERTS}/cert.pem"]
     assert "server certificate [localhost, 127.0.0.1, 0.0.0.0]" in server
     assert f"signed by {CERTS}/ca.pem" in server and f"key {CERTS}/key.pem" in server
@@ -162,6 +163,14 @@ def test_seed004_findings_fire(seed004: Host) -> None:
     assert summary.severity == "info" and "7 certificate/key file(s)" in summary.title
     for finding in findings:
         assert finding.why and finding.fix
+
+
+def test_configured_certs_are_left_to_check_certs(seed004: Host) -> None:
+    """Once daemon.json names cert.pem (seed 004 step 2), check_certs judges its SANs."""
+    found = discover_material(seed004)
+    ids = [f.id for f in findings_for_material(found, ["0.0.0.0"], [f"{CERTS}/cert.pem"])]
+    assert "DW-CERT-NOT-LISTEN" not in ids and "DW-CERT-UNDIALABLE-SAN" not in ids
+    assert "DW-CA-KEY-ON-SERVER" in ids
 
 
 def test_listen_coverage_is_per_address(seed004: Host) -> None:
@@ -403,3 +412,22 @@ def test_certificates_from_cryptography_without_basic_constraints_are_classified
     found = _by_path(discover_material(host))
     assert found["/root/.docker/client-cert.pem"].kind == "client"
     assert found["/root/.docker/cert.pem"].kind == "client"  # DOCKER_CERT_PATH's cert.pem
+
+
+def test_certs_show_found_tells_the_admin(
+    seed004: Host, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from dockwiz.cli import main
+
+    assert main(["certs", "show", "--found", "--root", str(seed004.root), "--listen",
+                 "0.0.0.0:2376"]) == 1  # a high finding: the CA key on the server
+    out = capsys.readouterr().out
+    assert "found 7 certificate/key file(s):" in out
+    assert "HIGH     DW-CA-KEY-ON-SERVER" in out
+    assert "plan: reuse-ca: keep the CA /etc/docker/certs/ca.pem" in out
+    assert "  move /etc/docker/certs/ca-key.pem -> /etc/dockwiz/ca/ca-key.pem (0400)" in out
+    main(["certs", "show", "--found", "--root", str(seed004.root), "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["found"]) == 7 and data["choice"]["action"] == "reuse-ca"

@@ -76,6 +76,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     add_host_args(show)
     show.add_argument("--dir", default=DAEMON_TLS_DIR, help="the daemon's TLS directory")
     show.add_argument("--listen", default="", help="address clients dial, to check the SANs")
+    show.add_argument(
+        "--found",
+        action="store_true",
+        help="show the material found where tutorials put it (/etc/docker/certs, /etc/docker/pki, "
+        "~/.docker, ...), what each file is, the findings, and whether a plan would reuse it",
+    )
     show.add_argument("--json", action="store_true", help="print machine-readable JSON")
     show.set_defaults(func=_cmd_show)
 
@@ -457,6 +463,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from dockwiz import pki
 
     host = _host(args)
+    if args.found:
+        return _show_found(host, args)
     infos = list(pki.iter_material(host, args.dir))
     ca_info = next((i for i in infos if i.role == "ca" and not i.error), None)
     rows: list[dict[str, Any]] = []
@@ -475,6 +483,40 @@ def _cmd_show(args: argparse.Namespace) -> int:
         for row in rows:
             _print_row(row)
     bad = any(r["problems"] for r in rows if r["cert"]["exists"])
+    return 1 if bad else 0
+
+
+def _show_found(host: Host, args: argparse.Namespace) -> int:
+    """Issue 14 §2: what the tutorials left, file by file, judged, and the plan's choice."""
+    from dockwiz.pki.discover import (
+        describe,
+        discover_material,
+        findings_for_material,
+        material_choice,
+    )
+
+    listen = _listen_host(args.listen) if args.listen else None
+    found = discover_material(host)
+    findings = findings_for_material(found, [listen] if listen is not None else [])
+    choice = material_choice(found, listen, tls_dir=args.dir)
+    if args.json:
+        print(json.dumps({
+            "found": [f.model_dump(mode="json") for f in found],
+            "findings": [f.model_dump(mode="json") for f in findings],
+            "choice": choice.model_dump(mode="json"),
+        }, indent=2))
+    else:
+        print(f"found {len(found)} certificate/key file(s)" + (":" if found else ""))
+        for item in found:
+            print(f"  {describe(item)}")
+        for finding in findings:
+            if finding.severity != "info":
+                print(f"{finding.severity.upper():<8} {finding.id}: {finding.title}")
+        print(f"plan: {choice.action}: {choice.reason}")
+        for move in choice.moves:
+            verb = "copy" if move.keep_source else "move"
+            print(f"  {verb} {move.source} -> {move.destination} ({move.mode:04o})")
+    bad = any(f.severity in ("critical", "high") for f in findings)
     return 1 if bad else 0
 
 

@@ -285,12 +285,17 @@ def _is_ca_key(found: FoundMaterial) -> bool:
 
 
 def findings_for_material(
-    found: Sequence[FoundMaterial], listen_hosts: Sequence[str] = ()
+    found: Sequence[FoundMaterial],
+    listen_hosts: Sequence[str] = (),
+    configured: Iterable[str] = (),
 ) -> list[Finding]:
     """Findings about the found material, for ``findings.py`` to add as they are.
 
     ``listen_hosts``: the hosts of the daemon's TCP listeners (configured or planned), against
-    which every found server certificate is checked."""
+    which every found server certificate is checked. ``configured``: certificate paths the
+    daemon's config names (``HostState.certs``), whose SAN findings ``check_certs`` already
+    gives: they are not repeated here (the CA-key finding is, it is this module's alone)."""
+    judged = set(configured)
     out: list[Finding] = []
     if found:
         out.append(_summary(found))
@@ -310,7 +315,7 @@ def findings_for_material(
                     evidence=item.path,
                 )
             )
-        if item.kind != "server" or item.cert is None:
+        if item.kind != "server" or item.cert is None or item.path in judged:
             continue
         out += _server_findings(item, item.cert, listen_hosts)
     return out
@@ -376,6 +381,9 @@ def _server_findings(
     return out
 
 
+_ROLE_NAMES = {"ca": "CA", "server": "server", "client": "client"}
+
+
 def _mode(mode: int | None) -> str:
     return f"{mode:04o}" if mode is not None else "?"
 
@@ -388,7 +396,8 @@ def describe(found: FoundMaterial) -> str:
     owner = f"{_mode(found.mode)} {found.uid}:{found.gid}"
     if found.kind == "key":
         whose = (
-            f"key of the {found.key_of_role} certificate {found.key_of}"
+            f"key of the {_ROLE_NAMES.get(found.key_of_role or '', 'matching')} certificate "
+            f"{found.key_of}"
             if found.key_of
             else "private key" + (" (encrypted)" if found.key_encrypted else ", no match here")
         )
@@ -396,14 +405,17 @@ def describe(found: FoundMaterial) -> str:
     info = found.cert
     if info is None:
         return head + f"not material ({found.note})"
-    sans = ", ".join([*info.dns_names, *info.ip_addresses]) or "no SANs"
+    listed = ", ".join([*info.dns_names, *info.ip_addresses]) or "no SANs"
+    bare_ca = found.kind == "ca" and not (info.dns_names or info.ip_addresses)
+    sans = "" if bare_ca else f" [{listed}]"
     until = f"{info.not_after:%Y-%m-%d}" if info.not_after else "?"
     signer = (
         "self-signed" if found.signed_by == found.path
         else f"signed by {found.signed_by}" if found.signed_by else "signer not here"
     )
     key = f", key {found.key_path}" if found.key_path else ", no key here"
-    return head + f"{found.kind} certificate [{sans}] until {until}, {signer}{key} ({owner})"
+    role = _ROLE_NAMES.get(found.kind, found.kind)
+    return head + f"{role} certificate{sans} until {until}, {signer}{key} ({owner})"
 
 
 # -- the plan's decision ---------------------------------------------------------------------------
