@@ -546,33 +546,20 @@ def _best_server(
 def _ca_moves(ca: FoundMaterial, ca_dir: str, tls_dir: str) -> list[FileMove]:
     assert ca.key_path is not None
     key_moves = not _keep_in_place(ca.key_path)
+    key_why = (
+        "the CA key leaves the daemon's directory: the daemon never needs it"
+        if key_moves
+        else "a copy for dockwiz; the original stays where its owner keeps it"
+    )
     return [
-        FileMove(
-            source=ca.key_path,
-            destination=f"{ca_dir}/ca-key.pem",
-            mode=KEY_MODE,
-            dir_mode=SECRET_DIR_MODE,
-            keep_source=not key_moves,
-            reason="the CA key leaves the daemon's directory: the daemon never needs it"
-            if key_moves
-            else "a copy for dockwiz; the original stays where its owner keeps it",
-        ),
-        FileMove(
-            source=ca.path,
-            destination=f"{ca_dir}/ca.pem",
-            mode=CERT_MODE,
-            dir_mode=SECRET_DIR_MODE,
-            keep_source=True,
-            reason="the CA certificate beside its key",
-        ),
-        FileMove(
-            source=ca.path,
-            destination=f"{tls_dir}/ca.pem",
-            mode=CERT_MODE,
-            dir_mode=PUBLIC_DIR_MODE,
-            keep_source=True,
-            reason="the daemon's tlscacert: it verifies client certificates with it",
-        ),
+        FileMove(source=ca.key_path, destination=f"{ca_dir}/ca-key.pem", mode=KEY_MODE,
+                 dir_mode=SECRET_DIR_MODE, keep_source=not key_moves, reason=key_why),
+        FileMove(source=ca.path, destination=f"{ca_dir}/ca.pem", mode=CERT_MODE,
+                 dir_mode=SECRET_DIR_MODE, keep_source=True,
+                 reason="the CA certificate beside its key"),
+        FileMove(source=ca.path, destination=f"{tls_dir}/ca.pem", mode=CERT_MODE,
+                 dir_mode=PUBLIC_DIR_MODE, keep_source=True,
+                 reason="the daemon's tlscacert: it verifies client certificates with it"),
     ]
 
 
@@ -583,20 +570,12 @@ def _keep_in_place(key_path: str) -> bool:
 
 
 def _server_moves(server: FoundMaterial, tls_dir: str) -> list[FileMove]:
+    """The daemon's pair, copied (the old files stay until the admin removes them: whatever
+    else names them keeps working)."""
     assert server.key_path is not None
     return [
-        FileMove(
-            source=server.path,
-            destination=f"{tls_dir}/server-cert.pem",
-            mode=CERT_MODE,
-            keep_source=True,
-            reason="the daemon's tlscert, kept",
-        ),
-        FileMove(
-            source=server.key_path,
-            destination=f"{tls_dir}/server-key.pem",
-            mode=KEY_MODE,
-            keep_source=True,
-            reason="the daemon's tlskey, kept (0400)",
-        ),
+        FileMove(source=server.path, destination=f"{tls_dir}/server-cert.pem", mode=CERT_MODE,
+                 keep_source=True, reason="the daemon's tlscert, kept"),
+        FileMove(source=server.key_path, destination=f"{tls_dir}/server-key.pem", mode=KEY_MODE,
+                 keep_source=True, reason="the daemon's tlskey, kept (0400)"),
     ]
