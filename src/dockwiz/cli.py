@@ -19,6 +19,7 @@ import shlex
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from dockwiz.errors import (
@@ -122,6 +123,7 @@ def _split_command(args_list: list[str]) -> tuple[list[str], str | None, list[st
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    was_devnull = _stdout_is_devnull()
     try:
         status = _main(args_list)
         sys.stdout.flush()  # a closed pipe shows here, not at exit with a traceback
@@ -131,7 +133,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_BROKEN_PIPE
+    except SystemExit as exc:
+        # rich's Console.on_broken_pipe does the same recipe itself, then exits 1, which here
+        # would read "apply failed"; nothing else in a command raises SystemExit(1)
+        if exc.code == 1 and not was_devnull and _stdout_is_devnull():
+            return EXIT_BROKEN_PIPE
+        raise
     return status
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), Path(os.devnull).stat())
+    except (OSError, ValueError):  # no stdout at all (closed, or replaced by a test)
+        return False
 
 
 def _main(args_list: list[str]) -> int:
