@@ -249,27 +249,35 @@ def test_a_lock_held_by_another_transaction(root: Path, tmp_path: Path) -> None:
 
 
 # -- a bug, and a reader that goes away -------------------------------------------------------
-_BUG = """
+_RAISES = """
 import sys
 from dockwiz import cli
 from dockwiz.commands import inspect
 def broken(args):
-    raise RuntimeError("a bug")
+    raise {exc}
 inspect.run = broken
 sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-def test_a_bug_is_still_one_object_and_keeps_its_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("exc", "code", "error"), [
+    ("RuntimeError('a bug')", 70, "internal error: RuntimeError: a bug"),
+    ("KeyboardInterrupt()", 130, "interrupted"),
+], ids=["bug", "ctrl-c"])
+def test_a_bug_or_ctrl_c_is_still_one_object(
+    tmp_path: Path, exc: str, code: int, error: str
+) -> None:
     root = host_root(tmp_path)
     env = {**os.environ, "PYTHONPATH": str(cli_input.SRC)}
-    r = subprocess.run([sys.executable, "-c", _BUG, "inspect", "--root", str(root), "--json"],
+    r = subprocess.run([sys.executable, "-c", _RAISES.format(exc=exc), "inspect", "--root",
+                        str(root), "--json"],
                        capture_output=True, text=True, timeout=60, env=env, check=False)
-    assert r.returncode == 70, (r.stdout, r.stderr)
+    assert r.returncode == code, (r.stdout, r.stderr)
     data = json.loads(r.stdout)
-    assert data.keys() >= KEYS and data["exit_code"] == 70
-    assert data["error"] == "internal error: RuntimeError: a bug"
-    assert "Traceback" in r.stderr and "RuntimeError: a bug" in r.stderr  # for the bug report
+    assert data.keys() >= KEYS and data["exit_code"] == code and data["error"] == error
+    assert data["exit_meaning"] == EXIT_MEANINGS[code]
+    # a bug keeps its traceback for the report; Ctrl-C is no bug
+    assert ("Traceback" in r.stderr) == (code == 70), r.stderr
 
 
 @pytest.mark.parametrize("json_flag", [[], ["--json"]], ids=["text", "json"])
