@@ -63,6 +63,7 @@ def error_object(r: subprocess.CompletedProcess[str], code: int, *needles: str) 
     (["plan", "--json", "--mode", "unix", "--bogus"], "unrecognized arguments: --bogus"),
     (["plan", "--mode", "nope", "--json"], "invalid choice: 'nope'"),
     (["--json", "inspect", "--root", "/tmp", "--lab", "x"], "not allowed with argument"),
+    (["inspect", "--root", "/", "--lab", "x", "--json"], "not allowed with argument"),
     (["lab", "status", "--json"], "the following arguments are required: --dir"),
     (["certs", "show", "--json", "--days", "3"], "unrecognized arguments: --days"),
     (["certs", "--json"], "the following arguments are required: ACTION"),

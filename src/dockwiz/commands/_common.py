@@ -98,7 +98,9 @@ def _check_root_tree(name: str, root: Path) -> None:
 
 def add_host_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--root", default="/", help="host root to act on (default: /)")
+    # default None, not "/": argparse takes a value equal to (the same object as) the default
+    # for "not given", so '--root / --lab D' would pass the exclusion and act on the lab
+    group.add_argument("--root", default=None, help="host root to act on (default: /)")
     group.add_argument("--lab", metavar="DIR", help="act on the lab host in DIR (dockwiz lab up)")
 
 
