@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockwiz.addresses import is_ip
 from dockwiz.commands._common import add_host_args, host_from_args
-from dockwiz.docker_paths import CA_DIR, DAEMON_TLS_DIR
+from dockwiz.docker_paths import CA_DIR, CLIENTS_DIR, DAEMON_TLS_DIR
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -32,7 +32,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         "Issue and inspect the CA, server and client certificates for a TLS-secured daemon. "
         f"The CA key lives in {CA_DIR} (0700), never in the daemon's directory."
     )
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                help="what to issue or check ('dockwiz certs ACTION --help')")
     init = sub.add_parser(
         "init",
         help="create the CA and the daemon's server certificate (and client bundles)",
@@ -60,19 +61,39 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     init.add_argument("--endpoint", help="tcp://HOST:PORT clients dial (for env.sh/context)")
     init.set_defaults(func=_cmd_init)
 
-    server = sub.add_parser("server", help="issue the daemon's server certificate with the CA")
+    server = sub.add_parser(
+        "server",
+        help="issue the daemon's server certificate with the CA",
+        description="Issue a new server certificate for the daemon, signed by the existing CA "
+        "(SANs: detected names and addresses plus --san). An existing one is replaced only "
+        "with --overwrite.",
+    )
     _common(server, leaf=True)
     _san_args(server)
     server.set_defaults(func=_cmd_server)
 
-    client = sub.add_parser("client", help="issue a client bundle (ca.pem cert.pem key.pem env.sh)")
+    client = sub.add_parser(
+        "client",
+        help="issue a client bundle (ca.pem cert.pem key.pem env.sh)",
+        description="Issue a client certificate signed by the CA, as a bundle a docker client "
+        f"uses as it is (ca.pem, cert.pem, key.pem, env.sh, the context line) in {CLIENTS_DIR}/"
+        "NAME.",
+    )
     _common(client, leaf=True)
-    client.add_argument("client_name", nargs="?", metavar="NAME", help="client name")
-    client.add_argument("--name", dest="name_opt", metavar="NAME", help="client name")
+    client.add_argument("client_name", nargs="?", metavar="NAME",
+                        help="client name (letters, digits, '.', '_', '-')")
+    client.add_argument("--name", dest="name_opt", metavar="NAME",
+                        help="client name (the same as NAME)")
     client.add_argument("--endpoint", help="tcp://HOST:PORT clients dial (default: from SANs)")
     client.set_defaults(func=_cmd_client)
 
-    show = sub.add_parser("show", help="show and check the CA, server and client certificates")
+    show = sub.add_parser(
+        "show",
+        help="show and check the CA, server and client certificates",
+        description="Show every certificate (CA, server, client bundles) with its subject, "
+        "validity, SANs and key usage, and check them: expiry, key match, chain, SANs against "
+        "--listen, file modes. Exit 1 when a certificate present has a problem.",
+    )
     add_host_args(show)
     show.add_argument("--dir", default=DAEMON_TLS_DIR, help="the daemon's TLS directory")
     show.add_argument("--listen", default="", help="address clients dial, to check the SANs")
@@ -88,11 +109,16 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     renew = sub.add_parser(
         "renew",
         help="re-issue the server (or a client) certificate with the same CA and names",
+        description="Re-issue the server certificate (or, with --client, a client bundle): a "
+        "new key and serial and a fresh validity, the same CA and names (plus --san), so "
+        "clients that trust the CA keep working. dockerd reads its certificate when it starts: "
+        "restart it to serve the new one.",
     )
     _common(renew, leaf=True, overwrite=False)
     renew.set_defaults(key_type=None)  # default: the key type of the certificate renewed
     renew.add_argument("--client", metavar="NAME", help="renew this client bundle instead")
-    renew.add_argument("--san", action="append", default=[], help="add a SAN (repeatable)")
+    renew.add_argument("--san", action="append", default=[], metavar="NAME|IP",
+                       help="add a SAN (repeatable)")
     renew.add_argument("--endpoint", help="new endpoint for a client bundle")
     renew.set_defaults(func=_cmd_renew)
 
