@@ -23,6 +23,7 @@ from dockwiz.addresses import (
     url_host,
     valid_host,
 )
+from dockwiz.daemon_facts import ANNOUNCED_BRIEF, Exposure, startup_behaviour
 from dockwiz.models.host_state import HostState, parse_major
 from dockwiz.models.intent import (
     LOOPBACK_DEFAULT,
@@ -54,20 +55,25 @@ def v27_rules_apply(major: int | None) -> bool:
 
 
 def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
+    """The v27 rule, worded true for the daemon at hand (daemon_facts): dockwiz enforces what
+    Docker announced, and says apart what this version of dockerd really does today."""
     way_out = [
         "choose mode 'mtls' (clients need a certificate from this host's CA)",
         "bind to loopback: --listen 127.0.0.1:PORT (reach it through an SSH tunnel)",
         "choose mode 'ssh': no TCP at all, clients use ssh://user@host",
     ]
     what = "TLS without client verification" if mode == Mode.TLS else "unauthenticated TCP"
+    exposure: Exposure = "tls-only" if mode == Mode.TLS else "plain"
+    today = startup_behaviour(major, exposure, tls_explicit=True, loopback=False, brief=True)
     if v27_rules_apply(major):
         version = "an unknown version (treated as 27 or later)" if major is None else f"{major}"
         return Violation(
             rule="v27-mtls-required",
             message=(
-                f"{what} on the non-loopback address {host} is refused: Docker {version} requires "
-                "client-certificate verification (mutual TLS) for every TCP listener that is not "
-                "loopback, and fails to start otherwise."
+                f"{what} on the non-loopback address {host} is refused for Docker {version}: "
+                "dockwiz enforces Docker's announced rule that from 27.0 every TCP listener off "
+                f"loopback verifies client certificates (mutual TLS). Today {today} "
+                f"{ANNOUNCED_BRIEF}"
             ),
             way_out=way_out,
             blocking=True,
@@ -75,11 +81,10 @@ def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
     return Violation(
         rule="v27-mtls-required",
         message=(
-            f"WARNING: {what} on the non-loopback address {host}. Docker {major} still starts, "
-            "but anyone who can reach the port controls the daemon, which means root on this "
-            "host. The daemon logs three warnings and sleeps 1 s at every start (15 s more when "
-            "TLS is not set explicitly on a non-loopback address), and Docker 27 or later "
-            "refuses to start with this configuration: the next upgrade breaks it."
+            f"{what} on the non-loopback address {host}: anyone who can reach the port controls "
+            f"the daemon, which means root on this host. Today {today} {ANNOUNCED_BRIEF} "
+            "Upgrading this host to 27 or later takes this choice away: dockwiz will refuse it "
+            "there."
         ),
         way_out=way_out,
         blocking=False,

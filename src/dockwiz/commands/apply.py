@@ -1,4 +1,4 @@
-"""``dockwiz apply``, ``dockwiz rollback`` and ``dockwiz recover``: the transaction's front door.
+"""``dockwiz apply``, ``rollback``, ``recover`` and ``history``: the transaction's front door.
 
 ``apply`` never changes a host the admin has not seen the diff for: it shows the plan and asks,
 and without a terminal to ask on it refuses unless ``--yes`` says the admin already decided.
@@ -14,28 +14,36 @@ from typing import TYPE_CHECKING
 from dockwiz.commands._common import (
     add_host_args,
     add_output_args,
+    fail,
     host_from_args,
     print_json,
     use_color,
 )
 from dockwiz.commands.plan import add_plan_args, intent_from_args
 from dockwiz.diffs import plan_diff
-from dockwiz.errors import DockwizError
+from dockwiz.docker_paths import JOURNAL_PATH
+from dockwiz.errors import (
+    EXIT_FAILED,
+    EXIT_NOT_RECOVERED,
+    EXIT_OK,
+    EXIT_USAGE,
+    DockwizError,
+    error_report,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from rich.console import Console
 
+    from dockwiz.apply.journal import Journal
     from dockwiz.host import Host, ServiceManager
-    from dockwiz.journal import Journal
     from dockwiz.models.plan import Plan
     from dockwiz.models.results import ApplyResult, ApplyStep
 
-EXIT_OK = 0
-EXIT_FAILED_RECOVERED = 1
-EXIT_REFUSED = 2
-EXIT_FAILED_NOT_RECOVERED = 3
+EXIT_FAILED_RECOVERED = EXIT_FAILED
+EXIT_REFUSED = EXIT_USAGE
+EXIT_FAILED_NOT_RECOVERED = EXIT_NOT_RECOVERED
 
 _STATUS_MARK = {"ok": "✓", "failed": "✗", "skipped": "-", "rolled-back": "↺", "running": "…"}
 
@@ -51,6 +59,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "apply":
         _configure_apply(parser)
         parser.set_defaults(func=run_apply)
+    elif name == "history":
+        parser.set_defaults(func=run_history)
     elif name == "rollback":
         parser.set_defaults(func=run_rollback)
     else:
@@ -84,11 +94,28 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
             "refusing to change the host without confirmation: no terminal to ask on",
             "review the plan ('dockwiz plan'), then run again with --yes",
         )
+    return _ask(args, f"{question} [y/N] ") in ("y", "yes")
+
+
+def _ask(args: argparse.Namespace, prompt: str) -> str:
+    """The answer typed on the terminal ("" at end of input); under --json the prompt goes to
+    stderr, since input() would write it into the JSON on stdout."""
+    if getattr(args, "json", False):
+        print(prompt, end="", file=sys.stderr, flush=True)
+        prompt = ""
     try:
-        answer = input(f"{question} [y/N] ")
+        return input(prompt).strip().lower()
     except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+        return ""
+
+
+def _declined(args: argparse.Namespace, what: str, said: str) -> int:
+    """The admin answered no: the text the terminal shows, or one JSON object (exit 2)."""
+    if not args.json:
+        _printer(args).print(said)
+        return EXIT_REFUSED
+    return fail(f"dockwiz {what}", f"{what} not confirmed: {said}",
+                "run it again and answer y, or pass --yes", EXIT_REFUSED, as_json=True)
 
 
 def _printer(args: argparse.Namespace) -> Console:
@@ -121,8 +148,13 @@ def _esc(text: str) -> str:
 
 
 def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
+    code = _exit_code(result)
     if args.json:
-        print_json(result)
+        if result.ok:
+            print_json(result)
+        else:
+            message, fix = _failure_words(result, what)
+            print_json(error_report(message, fix, code, result=result))
     else:
         console = _printer(args)
         print_ = console.print
@@ -139,25 +171,63 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
                 for line in result.daemon_log.splitlines()[-12:]:
                     print_(f"  {_esc(line)}")
             if result.rolled_back:
-                state = ("[green]the host is back as it was; the old daemon answers on its old "
-                         "endpoints[/green]" if result.recovery_ok else
-                         "[bold red]the files are restored but the old daemon does not answer: "
-                         "check 'dockwiz inspect' and dockerd's log[/bold red]")
-                print_(f"recovery: {state}")
+                print_(f"recovery: {_recovery_line(result)}")
+    return code
+
+
+def _exit_code(result: ApplyResult) -> int:
     if result.ok:
         return EXIT_OK
     return EXIT_FAILED_RECOVERED if result.recovery_ok else EXIT_FAILED_NOT_RECOVERED
 
 
+def _failure_words(result: ApplyResult, what: str) -> tuple[str, str]:
+    """The error object's ``error`` and ``fix`` for a failed transaction (JSON's words for what
+    the text report prints)."""
+    message = (f"{what} failed at step '{result.failed_step or '?'}': "
+               f"{result.error or 'no reason recorded'}")
+    if result.recovery_ok:
+        return message, ("the host is back as it was and the old daemon answers; fix the cause "
+                         "(result.daemon_log has dockerd's words) and run it again")
+    if result.not_restored:
+        return message, ("the host needs attention: NOT restored: "
+                         + ", ".join(result.not_restored)
+                         + "; dockerd was not restarted on a half-restored configuration. "
+                         "Restore them from the backups the journal names, then check "
+                         "'dockwiz inspect'")
+    return message, ("the files are restored but the old daemon does not answer: check "
+                     "'dockwiz inspect' and dockerd's log")
+
+
+def _recovery_line(result: ApplyResult) -> str:
+    """Only what was checked: every file read back, the old daemon answering."""
+    if result.recovery_ok:
+        return ("[green]the host is back as it was; the old daemon answers on its old "
+                "endpoints[/green]")
+    if result.not_restored:
+        return ("[bold red]rollback failed, the host needs attention: NOT restored: "
+                + _esc(", ".join(result.not_restored))
+                + "; dockerd was not restarted on a half-restored configuration[/bold red]")
+    return ("[bold red]the files are restored but the old daemon does not answer: "
+            "check 'dockwiz inspect' and dockerd's log[/bold red]")
+
+
 def pending_warning(host: Host) -> str | None:
     """The line every other command prints while an interrupted apply waits for recovery."""
-    # journal.py only, not the whole apply machinery: this runs at every command's start
-    from dockwiz.journal import load_journal
+    from dockwiz.apply import lock
+    from dockwiz.apply.journal import load_journal
 
     try:
+        busy = lock.holder(host)
         journal = load_journal(host)
     except DockwizError as exc:
         return f"warning: {exc.message}"
+    except OSError as exc:  # not root: the state directory is root's alone
+        return (f"warning: cannot tell whether an apply is running or was interrupted: "
+                f"{exc.strerror} ({host.path(JOURNAL_PATH)} is root's: run as root to know)")
+    if busy is not None:
+        return (f"warning: a dockwiz transaction is running ({busy.describe()}); what you see "
+                "may change under you")
     if journal is None or journal.finished:
         return None
     return (f"warning: an apply ({journal.txid}) was interrupted at step '{journal.step}'; "
@@ -179,13 +249,9 @@ def _load_or_build_plan(host: Host, args: argparse.Namespace) -> Plan:
     return plan
 
 
-def _plan_is_empty(plan: Plan) -> bool:
-    return not plan.files and not plan.certs and not plan.actions
-
-
 def _dry_run_steps(plan: Plan) -> list[str]:
     from dockwiz.apply import cert_trees
-    from dockwiz.journal import BACKUP_ROOT, JOURNAL_PATH
+    from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH
 
     steps = [f"journal and back up {len(plan.files)} file(s)"
              + (f" and {', '.join(cert_trees(plan))}" if plan.certs else "")
@@ -223,11 +289,8 @@ def _offer_live_restore(args: argparse.Namespace) -> bool:
     would stop containers; only when planning here and someone is at the terminal to answer."""
     if args.plan_file or args.yes or not sys.stdin.isatty():
         return False
-    try:
-        answer = input("Switch live-restore on first so they keep running? [Y/n] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("", "y", "yes")
+    return _ask(args, "Switch live-restore on first so they keep running? [Y/n] ") in (
+        "", "y", "yes")
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -241,9 +304,14 @@ def run_apply(args: argparse.Namespace) -> int:
             "run 'dockwiz recover' first: it restores the host from the journal",
         )
     plan = _load_or_build_plan(host, args)
+    if args.plan_file:
+        from dockwiz.apply.freshness import check_fresh, check_policy
+
+        check_fresh(host, plan)  # again under the transaction lock, at the last moment
+        check_policy(host, plan)
     out = _printer(args)
     print_ = out.print
-    if _plan_is_empty(plan):
+    if plan.is_empty:
         if args.json:
             print_json({"ok": True, "changed": False, "detail": "nothing to do"})
         else:
@@ -267,11 +335,11 @@ def run_apply(args: argparse.Namespace) -> int:
         if _offer_live_restore(args):
             args.hardening = ",".join(filter(None, [args.hardening, "live-restore"]))
             plan = _load_or_build_plan(host, args)
-            sys.stdout.write(plan_diff(plan, color=use_color(args)))
-            sys.stdout.flush()
+            if not args.json:
+                sys.stdout.write(plan_diff(plan, color=use_color(args)))
+                sys.stdout.flush()
     if not _confirm(args, f"Apply this change to {host.label}?"):
-        print_("not applied")
-        return EXIT_REFUSED
+        return _declined(args, "apply", "not applied")
     manager = _manager(host, args)
     result = apply_plan(host, plan, on_step=_live(args), deadline_s=args.deadline,
                         manager=manager)
@@ -288,20 +356,38 @@ def _journal_summary(journal: Journal) -> str:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from dockwiz.apply import rollback_last
-    from dockwiz.journal import load_journal
+    from dockwiz.apply.history import rollback_target
 
     host = host_from_args(args)
-    journal = load_journal(host)
-    if journal is None or journal.step != "done":
-        rollback_last(host, manager=None if journal is None else _manager(host, args))
-        return EXIT_OK  # unreachable: rollback_last raised with the reason
+    journal = rollback_target(host)  # raises with the reason when there is nothing to undo
     out = _printer(args)
     out.print(f"will undo {_esc(_journal_summary(journal))}")
     if not _confirm(args, "Restore these files and restart dockerd on the old configuration?"):
-        out.print("nothing changed")
-        return EXIT_REFUSED
+        return _declined(args, "rollback", "nothing changed")
     result = rollback_last(host, on_step=_live(args), manager=_manager(host, args))
     return _report(args, result, "rollback")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """Every transaction, newest first; the first 'applied' one is what rollback undoes."""
+    from dockwiz.apply.history import journals, outcome
+
+    host = host_from_args(args)
+    rows = [{"txid": j.txid, "when": j.started.isoformat(timespec="seconds"),
+             "mode": j.mode, "files": [f.path for f in j.files] + [t.path for t in j.trees],
+             "outcome": outcome(j)} for j in journals(host)]
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    out = _printer(args)
+    if not rows:
+        out.print("no transaction recorded on this host")
+    for row in rows:
+        files = row["files"]
+        assert isinstance(files, list)
+        out.print(f"{row['txid']}  {row['when']}  {row['mode'] or '?':<5} "
+                  f"{_esc(str(row['outcome'])):<20} {_esc(', '.join(files)) or '-'}")
+    return EXIT_OK
 
 
 def run_recover(args: argparse.Namespace) -> int:
@@ -318,7 +404,6 @@ def run_recover(args: argparse.Namespace) -> int:
         return EXIT_OK
     out.print(f"interrupted apply: {_esc(_journal_summary(journal))}")
     if not _confirm(args, "Restore every file from the journal and restart dockerd?"):
-        out.print("nothing changed; the host may be half-changed")
-        return EXIT_REFUSED
+        return _declined(args, "recover", "nothing changed; the host may be half-changed")
     result = recover(host, on_step=_live(args), manager=_manager(host, args))
     return _report(args, result, "recover")

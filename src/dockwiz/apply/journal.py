@@ -14,11 +14,9 @@ directories that did not exist; removing them removes everything the apply creat
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
-import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,13 +24,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from dockwiz.apply import trust
+from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
 from dockwiz.host import Host
 
-STATE_DIR = "/var/lib/dockwiz"
-JOURNAL_PATH = f"{STATE_DIR}/journal.json"
-BACKUP_ROOT = f"{STATE_DIR}/backups"
 MAX_TREE_FILES = 500  # a cert directory holds a handful; more means a wrong directory
 
 Step = Literal[
@@ -98,6 +95,8 @@ class Journal(BaseModel):
     endpoints_after: list[JournalEndpoint] = Field(default_factory=list)
     error: str | None = None
     rolled_back_at: datetime | None = None
+    mode: str | None = None  # the plan's mode, for 'dockwiz history'
+    archived: bool = False  # a newer transaction took JOURNAL_PATH; this one lives in its dir
 
     @property
     def finished(self) -> bool:
@@ -106,6 +105,11 @@ class Journal(BaseModel):
     @property
     def backup_dir(self) -> str:
         return f"{BACKUP_ROOT}/{self.txid}"
+
+    @property
+    def path(self) -> str:
+        """Where this journal is saved: JOURNAL_PATH while it is the newest transaction."""
+        return f"{self.backup_dir}/journal.json" if self.archived else JOURNAL_PATH
 
 
 def new_txid() -> str:
@@ -117,9 +121,24 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def ensure_state_dir(host: Host) -> Path:
+    """/var/lib/dockwiz, created 0700 root:root, and refused if anyone but root could write it.
+
+    Its content is an instruction to root (a rollback writes what the journal says), so it is
+    only ever trusted when nobody else can have put it there (trust.py).
+    """
+    ensure_dir(host.writable(str(Path(STATE_DIR).parent)), mode=0o755)  # /var/lib: a normal dir
+    owner = 0 if os.geteuid() == 0 else None
+    local = host.writable(STATE_DIR)
+    ensure_dir(local, mode=0o700, uid=owner, gid=owner)
+    trust.check_state_dir(host)
+    return local
+
+
 def _ensure_state_dirs(host: Host, txid: str) -> None:
-    ensure_dir(host.path(str(Path(STATE_DIR).parent)), mode=0o755)  # /var/lib: a normal dir
-    ensure_dir(host.path(f"{BACKUP_ROOT}/{txid}/files"), mode=0o700)
+    ensure_state_dir(host)
+    ensure_dir(host.writable(BACKUP_ROOT), mode=0o700)
+    ensure_dir(host.writable(f"{BACKUP_ROOT}/{txid}/files"), mode=0o700)
 
 
 def _topmost_missing(host: Host, host_dir: str) -> str | None:
@@ -146,7 +165,7 @@ class JournalWriter:
         self.host = host
         _ensure_state_dirs(host, txid)
         plan_path = f"{BACKUP_ROOT}/{txid}/plan.json"
-        atomic_write(host.path(plan_path), plan_json, mode=0o600)
+        atomic_write(host.writable(plan_path), plan_json, mode=0o600)
         now = datetime.now(UTC)
         self.journal = Journal(
             txid=txid, started=now, updated=now, plan_path=plan_path,
@@ -168,7 +187,7 @@ class JournalWriter:
         st = local.stat()
         self._counter += 1
         backup = f"{self.journal.backup_dir}/files/{self._counter:04d}"
-        atomic_write(self.host.path(backup), data, mode=0o600)
+        atomic_write(self.host.writable(backup), data, mode=0o600)
         return FileRecord(
             path=host_path, existed=True, backup=backup, sha256=sha256_of(data),
             mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid,
@@ -218,124 +237,52 @@ class JournalWriter:
 
     def commit(self) -> None:
         """Make the backups and the journal durable: after this, targets may change."""
-        files_dir = self.host.path(f"{self.journal.backup_dir}/files")
+        # what a recover would refuse to act on, an apply must refuse to start
+        trust.check_records(self.journal, [t.path for t in self.journal.trees])
+        files_dir = self.host.writable(f"{self.journal.backup_dir}/files")
         fsync_dir(files_dir)
+        _archive_current(self.host)
         save_journal(self.host, self.journal)
 
 
 def save_journal(host: Host, journal: Journal) -> None:
     journal.updated = datetime.now(UTC)
-    local = host.path(JOURNAL_PATH)
-    ensure_dir(local.parent.parent, mode=0o755)
-    ensure_dir(local.parent, mode=0o700)
-    atomic_write(local, journal.model_dump_json(indent=2), mode=0o600)
+    ensure_state_dir(host)
+    atomic_write(host.writable(journal.path), journal.model_dump_json(indent=2), mode=0o600)
+
+
+def _archive_current(host: Host) -> None:
+    """Keep the previous transaction's journal in its own backup dir before a new one takes
+    JOURNAL_PATH: it stays on the rollback stack ('dockwiz history', 'dockwiz rollback')."""
+    previous = load_journal(host)
+    if previous is None:
+        return
+    previous.archived = True
+    if host.writable(previous.backup_dir).is_dir():
+        save_journal(host, previous)
 
 
 def load_journal(host: Host) -> Journal | None:
-    """The last transaction's journal, or None; a damaged journal is an error, not a shrug."""
-    local = host.path(JOURNAL_PATH)
-    if not local.exists():
+    """The newest transaction's journal, or None."""
+    return load_journal_file(host, JOURNAL_PATH)
+
+
+def load_journal_file(host: Host, host_path: str) -> Journal | None:
+    """A journal, or None if there is none.
+
+    A damaged journal is an error, not a shrug; so is one that someone but root could have
+    written, or one naming a path no plan touches (trust.py): nothing is acted on then.
+    """
+    local = host.writable(host_path)
+    if not local.exists() and not local.is_symlink():
         return None
+    trust.check_journal_file(host, host_path)
     try:
-        return Journal.model_validate_json(local.read_bytes())
+        journal = Journal.model_validate_json(local.read_bytes())
     except ValueError as exc:
         raise DockwizError(
-            f"the apply journal {JOURNAL_PATH} is damaged: {exc}",
+            f"the apply journal {host_path} is damaged: {exc}",
             f"inspect it and the backups under {BACKUP_ROOT}/ by hand, then remove it",
         ) from exc
-
-
-KEEP_BACKUPS = 5
-
-
-def prune_backups(host: Host, keep: int = KEEP_BACKUPS) -> list[str]:
-    """Remove all but the newest ``keep`` transactions' backups (they hold old private keys).
-
-    The current journal's backups are always kept: ``rollback`` and ``recover`` need them.
-    """
-    root = host.path(BACKUP_ROOT)
-    if not root.is_dir():
-        return []
-    current = load_journal(host)
-    txids = sorted((p.name for p in root.iterdir() if p.is_dir()), reverse=True)
-    doomed = [t for t in txids[keep:] if current is None or t != current.txid]
-    for txid in doomed:
-        shutil.rmtree(root / txid)
-    return doomed
-
-
-def restore_file(host: Host, record: FileRecord) -> bool:
-    """Put one file back as recorded; True if anything had to change."""
-    local = host.path(record.path)
-    if not record.existed:
-        if local.exists() or local.is_symlink():
-            local.unlink()
-            fsync_dir(local.parent)
-            return True
-        return False
-    assert record.backup is not None and record.mode is not None
-    data = host.read_bytes(record.backup)
-    if sha256_of(data) != record.sha256:
-        raise DockwizError(
-            f"the backup of {record.path} ({record.backup}) does not match its recorded checksum",
-            "restore the file by hand; the backup directory was changed after the apply",
-        )
-    if _matches(local, data, record):
-        return False
-    ensure_dir(local.parent, mode=0o755)
-    atomic_write(local, data, mode=record.mode, uid=record.uid, gid=record.gid)
-    return True
-
-
-def _matches(local: Path, data: bytes, record: FileRecord) -> bool:
-    """Already as recorded (content, mode, owner): nothing to write, even on a read-only fs."""
-    try:
-        st = local.lstat()
-    except FileNotFoundError:
-        return False
-    if not stat.S_ISREG(st.st_mode):
-        return False
-    same_meta = (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (
-        record.mode, record.uid, record.gid,
-    )
-    return same_meta and local.read_bytes() == data
-
-
-def restore_tree(host: Host, tree: TreeRecord) -> int:
-    """Remove what the apply added under a tree, put back every recorded file; count changes."""
-    local = host.path(tree.path)
-    changed = 0
-    if not tree.existed:
-        if local.exists():
-            shutil.rmtree(local)
-            changed += 1
-        return changed
-    keep_files = {r.path for r in tree.files}
-    keep_dirs = set(tree.dirs)
-    if local.is_dir():
-        for dirpath, dirnames, filenames in os.walk(local, topdown=False):
-            for name in filenames:
-                p = Path(dirpath) / name
-                if _host_rel(host, p) not in keep_files | keep_dirs:
-                    p.unlink()
-                    changed += 1
-            for d in dirnames:
-                p = Path(dirpath) / d
-                if _host_rel(host, p) not in keep_dirs:
-                    if p.is_symlink():
-                        p.unlink()
-                    else:
-                        shutil.rmtree(p)
-                    changed += 1
-    for record in tree.files:
-        changed += restore_file(host, record)
-    return changed
-
-
-def remove_created_dirs(host: Host, journal: Journal) -> None:
-    for host_dir in journal.created_dirs:
-        local = host.path(host_dir)
-        if local.is_dir():
-            shutil.rmtree(local)
-            with contextlib.suppress(OSError):
-                fsync_dir(local.parent)
+    trust.check_records(journal, [t.path for t in journal.trees])
+    return journal
