@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from dockwiz.apply.journal import JournalWriter
 from dockwiz.host import Host
-from dockwiz.journal import JournalWriter
 from dockwiz.verify import verify_host
 from dockwiz.verify.context import Ctx, probe_context
 from dockwiz.verify.ssh import (

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from dockwiz.docker_paths import JOURNAL_PATH
 from dockwiz.netns import netns_path
 from dockwiz.procnet import listeners_of
 
@@ -243,18 +244,16 @@ class Planned:
 
 
 def last_plan(host: Host) -> Planned:
-    """The mode and SSH user of the plan the last apply carried out; empty when none."""
+    """The mode and SSH user of the plan the last apply carried out; empty when none.
+
+    Read from the journal's JSON directly: verify sits beside apply in the layers and never
+    imports it; only two fields are needed (``plan_path``, then the plan's intent)."""
     import json
 
-    from dockwiz.errors import DockwizError
-    from dockwiz.journal import load_journal
-
     try:
-        journal = load_journal(host)
-        if journal is None:
-            return Planned()
-        data = json.loads(host.resolve(journal.plan_path).read_text(encoding="utf-8"))
-        intent = data.get("intent") or {}
+        journal = json.loads(host.resolve(JOURNAL_PATH).read_text(encoding="utf-8"))
+        plan = json.loads(host.resolve(str(journal["plan_path"])).read_text(encoding="utf-8"))
+        intent = plan.get("intent") or {}
         return Planned(mode=intent.get("mode"), ssh_user=intent.get("ssh_user"))
-    except (OSError, ValueError, AttributeError, DockwizError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return Planned()
