@@ -159,6 +159,9 @@ def test_docker_over_ssh_needs_a_key_and_says_so(sandbox: Host) -> None:
     with _ctx(sandbox) as ctx:
         probe = probe_docker_over_ssh(ctx, _setup(ctx, "alice"))
     assert probe.outcome == "skipped" and "--ssh-key" in probe.saw
+    with _ctx(sandbox) as ctx:
+        missing = probe_docker_over_ssh(ctx, _setup(ctx, "alice", sandbox.root / "no-key"))
+    assert missing.failure_id == "ssh-key-missing" and "not the .pub" in (missing.fix or "")
 
 
 @pytest.mark.parametrize(("stderr", "failure_id", "fix_has"), [

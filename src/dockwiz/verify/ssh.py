@@ -70,6 +70,7 @@ def ssh_setup(ctx: Ctx, user: str | None, key: Path | None) -> SshSetup:
     if user is None:
         user = last_plan(ctx.host).ssh_user
         user_from = "the applied plan" if user else ""
+    key = Path(key).absolute() if key is not None else None  # the CLI may run elsewhere
     setup = SshSetup(config, listeners, user, user_from, key, "127.0.0.1")
     setup.address = _dial_address(ctx, setup)
     return setup
@@ -245,6 +246,10 @@ def probe_docker_over_ssh(ctx: Ctx, s: SshSetup) -> Probe:
                "installed here"
     if skip is not None or docker is None or ssh is None or s.key is None:
         return make_probe(pid, title, s.url, "succeed", None, skip or "skipped")
+    if not s.key.is_file():
+        return make_probe(pid, title, s.url, "succeed", False, f"no key file {s.key}",
+                          Why("ssh-key-missing", f"--ssh-key {s.key} is not a file",
+                              "pass the private key file (not the .pub) of the SSH user"))
     bin_dir = _ssh_wrapper(ctx.scratch, ssh, s.key)
     env = {"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}", "DOCKER_HOST": "",
            "DOCKER_CONTEXT": "", "DOCKER_TLS_VERIFY": "", "DOCKER_CERT_PATH": ""}
