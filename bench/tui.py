@@ -31,7 +31,10 @@ ENV = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "TEXTUAL_ANIMATIONS":
 class Tmux:
     def __init__(self, name: str, command: str) -> None:
         self.name = name
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in ENV.items())
+        # a tmux server that is already running gives new sessions ITS environment: pass the
+        # tree being measured (PYTHONPATH) explicitly
+        inherited = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in {**inherited, **ENV}.items())
         script = f"exec env {exports} {command}"
         # killing the last session makes the tmux server exit; a new-session that reaches the
         # exiting server fails: try again

@@ -15,9 +15,13 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# dockerd (Debian's docker.io) for lab hosts, iproute2 for namespaces, util-linux for nsenter/unshare.
+# dockerd (Debian's docker.io) for lab hosts, iproute2 for namespaces, util-linux for nsenter/unshare;
+# the tests run Debian's sshd inside a lab (ssh mode, lab/sshd.py) and the ssh client against it.
+# The tests start their own sshd inside a lab and never use the machine's: when this script is
+# the one installing openssh-server, the machine's sshd is neither started nor enabled.
 pkgs=(docker.io iproute2 util-linux ca-certificates openssl)
-[ "$with_tests" = 1 ] && pkgs+=(tmux busybox-static librsvg2-bin git systemd-container debootstrap)
+[ "$with_tests" = 1 ] && pkgs+=(tmux busybox-static librsvg2-bin git systemd-container debootstrap
+                             openssh-server openssh-client)
 python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv python3-pip)
 command -v python3 >/dev/null || pkgs+=(python3 python3-venv python3-pip)
 
@@ -28,7 +32,19 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install.sh: installing ${missing[*]}"
   apt-get update -qq
+  own_policy=0
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1  # no service starts during this install (invoke-rc.d's documented hook)
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT  # removed even if apt-get fails
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$own_policy" = 1 ]; then
+    rm -f /usr/sbin/policy-rc.d
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

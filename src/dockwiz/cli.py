@@ -2,15 +2,34 @@
 
 Dispatch is deliberately lazy: the parser for the chosen subcommand is built by importing just
 that command's module (``dockwiz.commands.<name>``), keeping start-up of fast commands lean.
+
+Every outcome leaves through ``_run_command``'s one handler: a DockwizError, a usage error
+(argparse's, raised as errors.UsageError by ``Parser``), a PermissionError, Ctrl-C and a bug all
+become one line on stderr, or one JSON object on stdout under ``--json`` (commands/_common.py's
+``fail``; the convention is in its docstring). A closed stdout (``dockwiz lab status | head``)
+ends quietly with 141, as a program killed by SIGPIPE would.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shlex
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from dockwiz.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    DockwizError,
+    UsageError,
+)
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,6 +52,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
 WARNS_ON_PENDING_APPLY = frozenset({"inspect", "plan", "apply", "verify"})
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error is raised (errors.UsageError) instead of printed
+    and exited on, so it reaches the one handler; sub-action parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog, self.format_usage())
+
+
 def _warn_pending_apply(args: argparse.Namespace) -> None:
     from dockwiz.commands._common import host_from_args
     from dockwiz.commands.apply import pending_warning
@@ -47,7 +74,7 @@ def _warn_pending_apply(args: argparse.Namespace) -> None:
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="dockwiz",
         description="Take a Docker host to a secured daemon and prove it worked. "
         "Without a command, starts the interactive wizard.",
@@ -98,10 +125,40 @@ def _split_command(args_list: list[str]) -> tuple[list[str], str | None, list[st
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    was_devnull = _stdout_is_devnull()
+    try:
+        status = _main(args_list)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit with a traceback
+    except BrokenPipeError:
+        # Python's documented recipe: further writes (the interpreter's own flush at exit) go
+        # to /dev/null; no traceback, and the status a SIGPIPE'd program has.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except SystemExit as exc:
+        # rich's Console.on_broken_pipe does the same recipe itself, then exits 1, which here
+        # would read "apply failed"; nothing else in a command raises SystemExit(1)
+        if exc.code == 1 and not was_devnull and _stdout_is_devnull():
+            return EXIT_BROKEN_PIPE
+        raise
+    return status
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), Path(os.devnull).stat())
+    except (OSError, ValueError):  # no stdout at all (closed, or replaced by a test)
+        return False
+
+
+def _main(args_list: list[str]) -> int:
     before, command, rest = _split_command(args_list)
     if command is not None:
         return _run_command(command, rest, before)
-    args = _top_parser().parse_args(args_list)
+    try:
+        args = _top_parser().parse_args(args_list)
+    except UsageError as exc:
+        return _usage_failed(exc, as_json=_wants_json(args_list))
     if args.version:
         from dockwiz import __version__
 
@@ -111,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     status: int = tui.run(args)
     return status
+
+
+def _wants_json(args_list: Sequence[str]) -> bool:
+    from dockwiz.commands._common import wants_json
+
+    return wants_json(args_list)
 
 
 def _place_leading_options(
@@ -143,37 +206,66 @@ def _knows(parser: argparse.ArgumentParser, options: list[str]) -> bool:
     return all(o in parser._option_string_actions for o in options)
 
 
-def _run_command(name: str, rest: list[str], before: list[str] | None = None) -> int:
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of ``dockwiz NAME``, built as the command line (and ``--help``) builds it."""
     module_name, desc = COMMANDS[name]
     module = importlib.import_module(f"dockwiz.commands.{module_name}")
-    parser = argparse.ArgumentParser(prog=f"dockwiz {name}", description=desc)
+    parser = Parser(prog=f"dockwiz {name}", description=desc)
     module.configure(name, parser)
-    rest = _place_leading_options(name, parser, before or [], rest)
-    args = parser.parse_args(rest)
-    from dockwiz.commands._common import check_can_run
-    from dockwiz.errors import DockwizError
+    return parser
 
+
+def _run_command(name: str, rest: list[str], before: list[str] | None = None) -> int:
+    """Parse, check, run; every failure is printed by ``fail`` (text, or JSON under --json)."""
+    from dockwiz.commands._common import check_can_run, fail, wants_json
+
+    prog = f"dockwiz {name}"
+    as_json = wants_json([*(before or []), *rest])  # before parsing: argparse may fail first
+    argv = rest
     try:
-        check_can_run(name, rest, args)
+        parser = command_parser(name)
+        argv = _place_leading_options(name, parser, before or [], rest)
+        args = parser.parse_args(argv)
+        as_json = bool(getattr(args, "json", as_json))
+        check_can_run(name, argv, args)
         if name in WARNS_ON_PENDING_APPLY:
             _warn_pending_apply(args)
         status: int = args.func(args)
+    except UsageError as exc:
+        return _usage_failed(exc, as_json=as_json)
     except DockwizError as exc:
-        print(f"dockwiz {name}: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  fix: {exc.hint}", file=sys.stderr)
-        return 2
+        return fail(prog, exc.message, exc.hint, EXIT_USAGE, as_json=as_json)
     except PermissionError as exc:
         # Last resort: check_can_run refuses what it can foresee; a file only root may read or
         # write that it could not foresee still ends in one line, not a traceback.
-        print(f"dockwiz {name}: error: permission denied: {exc.filename or exc}", file=sys.stderr)
-        print(f"  fix: run it as root: sudo {shlex.join(['dockwiz', name, *rest])}",
-              file=sys.stderr)
-        return 2
+        return fail(prog, f"permission denied: {exc.filename or exc}",
+                    f"run it as root: sudo {shlex.join(['dockwiz', name, *argv])}", EXIT_USAGE,
+                    as_json=as_json)
     except KeyboardInterrupt:
-        print(f"dockwiz {name}: interrupted", file=sys.stderr)
-        return 130
+        if not as_json:
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        return fail(prog, "interrupted", None, EXIT_INTERRUPTED, as_json=True)
+    except BrokenPipeError:
+        raise  # main's: stdout is gone, there is no one to tell
+    except Exception as exc:  # a bug: keep the traceback for the report, still one JSON object
+        traceback.print_exc()
+        return fail(prog, f"internal error: {type(exc).__name__}: {exc}",
+                    "this is a bug in dockwiz: report it with the traceback printed on stderr",
+                    EXIT_INTERNAL, as_json=as_json)
     return status
+
+
+def _usage_failed(exc: UsageError, *, as_json: bool) -> int:
+    """argparse's own two lines on stderr, or the error object with the usage under --json."""
+    if not as_json:
+        sys.stderr.write(exc.usage)
+        print(f"{exc.prog}: error: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    from dockwiz.commands._common import fail
+
+    return fail(exc.prog, exc.message, exc.hint, EXIT_USAGE, as_json=True,
+                usage=exc.usage.strip())
 
 
 if __name__ == "__main__":

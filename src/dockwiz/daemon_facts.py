@@ -25,6 +25,9 @@ ANNOUNCED = (
     "removal was targeted for 28.0."
 )
 
+ANNOUNCED_BRIEF = "Docker has announced (26.0) that it will become a hard failure."
+"""For places with little room (a refusal beside a form at 80x24); the full text is ANNOUNCED."""
+
 NOT_YET_ENFORCED = (
     "No released daemon measured so far enforces it (20.10, 26.1 and 28.5 all start); "
     "dockwiz enforces the announced rule so the next upgrade cannot break this host."
@@ -36,10 +39,16 @@ def _version_words(major: int | None) -> str:
 
 
 def startup_behaviour(
-    major: int | None, exposure: Exposure, *, tls_explicit: bool, loopback: bool
+    major: int | None, exposure: Exposure, *, tls_explicit: bool, loopback: bool,
+    brief: bool = False,
 ) -> str:
-    """What the daemon does at every start with this listener, measured, in one sentence."""
+    """What the daemon does at every start with this listener, measured, in one sentence.
+
+    ``brief`` drops the quoted log lines, for a refusal shown beside a form."""
     who = _version_words(major)
+    if brief and not loopback:
+        sleep = "1 s" if exposure == "tls-only" or tls_explicit else "about 16 s"
+        return f"{who} still starts, after logging warnings and sleeping {sleep}."
     if exposure == "tls-only":
         return (
             f"{who} starts, after logging three warnings ('Binding to an IP address without "

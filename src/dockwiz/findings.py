@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from dockwiz.daemon_facts import Exposure, unauthenticated_tcp_text
 from dockwiz.models.host_state import (
     SEVERITY_ORDER,
     CertInfo,
@@ -138,35 +139,31 @@ def check_tcp(state: HostState) -> list[Finding]:
 
 def check_v27(state: HostState, remote: list[Listener]) -> list[Finding]:
     """What dockerd itself checks: tlsverify on a non-loopback TCP host. (tlsverify without a
-    CA passes dockerd's check; DW-TLSVERIFY-NO-CA explains what it verifies against.)"""
+    CA passes dockerd's check; DW-TLSVERIFY-NO-CA explains what it verifies against.)
+
+    The title and text say what THIS daemon does (daemon_facts, measured per version) and,
+    apart, what Docker announced: a 28.5 daemon serving plain TCP is the proof that "27 and
+    later fail to start" is not what it does."""
     if not remote or state.tls.verifies_clients:
         return []
     major = state.version.major
     explicit = state.tls.tls is not None or state.tls.tlsverify is not None
-    real = (
-        "At every start this dockerd logs three warnings and sleeps 1 s"
-        + ("" if explicit else ", then, because TLS is not set explicitly, sleeps a further "
-           "15 s ('Startup is intentionally being slowed down')")
-        + "."
-    )
-    documented = (
-        "Docker documents that from 27.0 a daemon configured for remote TCP without TLS "
-        "verification fails to start, and unauthenticated TCP is to be removed in 28.0."
-    )
-    if major is not None and major >= 27:
-        verb = "does not start" if not state.daemon_running else "will not start after a restart"
+    exposure: Exposure = "tls-only" if state.tls.tls or state.tls.tlsverify is not None \
+        else "plain"
+    why = unauthenticated_tcp_text(major, exposure, tls_explicit=explicit)
+    evidence = f"version {state.version.effective or 'unknown'}; " + addresses(remote)
+    if major is None or major >= 27:
+        shown = "unknown version" if major is None else f"Docker {major}"
         return [_f("DW-V27-RULE", "critical",
-                   f"Docker {major}: this daemon {verb} with TCP on a network address without "
-                   "mutual TLS",
-                   f"{documented} {real} dockwiz treats it as the hard failure Docker announced.",
-                   MTLS_FIX, cis="2.7", evidence=f"version {state.version.effective}; "
-                   + addresses(remote))]
-    shown = state.version.effective or "unknown"
+                   f"{shown}: TCP on a network address without mutual TLS, against the rule "
+                   "Docker announced for 27 and later",
+                   f"{why} dockwiz treats it as the hard failure Docker announced.",
+                   MTLS_FIX, cis="2.7", evidence=evidence)]
     return [_f("DW-V27-RULE", "high",
-               "TCP on a network address without mutual TLS breaks on upgrade to Docker 27",
-               f"{real} {documented} Upgrading this host turns the configuration into a daemon "
-               "that does not start.",
-               MTLS_FIX, cis="2.7", evidence=f"version {shown}; " + addresses(remote))]
+               f"Docker {major}: TCP on a network address without mutual TLS (Docker announced "
+               "its end for 27 and later)",
+               f"{why} On 27 or later dockwiz refuses this configuration.",
+               MTLS_FIX, cis="2.7", evidence=evidence)]
 
 
 def check_config_drift(state: HostState) -> list[Finding]:

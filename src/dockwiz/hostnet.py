@@ -145,3 +145,55 @@ def remote_addresses(host: Host) -> list[str]:
             if ip.version == 4 and not ip.is_loopback and address not in out:
                 out.append(address)
     return out
+
+
+def parse_proc_route(text: str) -> list[tuple[str, ipaddress.IPv4Network]]:
+    """``(ifname, network)`` of the directly connected IPv4 routes in /proc/net/route."""
+    out: list[tuple[str, ipaddress.IPv4Network]] = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) < 8 or fields[2] != "00000000":  # a gateway route names no local net
+            continue
+        with contextlib.suppress(ValueError):
+            dest = ipaddress.IPv4Address(bytes.fromhex(fields[1])[::-1])
+            mask = ipaddress.IPv4Address(bytes.fromhex(fields[7])[::-1])
+            out.append((fields[0], ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)))
+    return out
+
+
+def san_addresses(host: Host) -> list[str]:
+    """The host's addresses a client may dial the daemon by (the default SANs of a wildcard
+    listener): every address, loopback included, except those on container bridges and their
+    veth ends (docker0's 172.17.0.1, br-*): clients never dial the daemon there.
+
+    A lab: its namespace's interface list (one ``ip -j addr``). This machine: /proc, without
+    psutil's import on the ``certs init`` path: if_inet6 names each IPv6 address's interface,
+    and an IPv4 address belongs to the interface of the connected route that holds it."""
+    if host.netns is not None:
+        pairs = interfaces(host)
+        return list(
+            dict.fromkeys(a for name, a in pairs if not name.startswith(BRIDGE_PREFIXES))
+        )
+    bridges = _proc_bridge_addresses()
+    return [a for a in interface_addresses() if a not in bridges]
+
+
+def _proc_bridge_addresses() -> set[str]:
+    net = _proc_net()
+    out: set[str] = set()
+    with contextlib.suppress(OSError):
+        for line in (net / "if_inet6").read_text(encoding="ascii").splitlines():
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].startswith(BRIDGE_PREFIXES):
+                out.update(parse_if_inet6(line))
+    try:
+        routes = parse_proc_route((net / "route").read_text(encoding="ascii"))
+        v4 = parse_fib_trie_locals((net / "fib_trie").read_text(encoding="ascii"))
+    except OSError:
+        return out
+    for address in v4:
+        ip = ipaddress.IPv4Address(address)
+        best = max(((n.prefixlen, name) for name, n in routes if ip in n), default=None)
+        if best is not None and best[1].startswith(BRIDGE_PREFIXES):
+            out.add(address)
+    return out

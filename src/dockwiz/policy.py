@@ -23,7 +23,7 @@ from dockwiz.addresses import (
     url_host,
     valid_host,
 )
-from dockwiz.daemon_facts import ANNOUNCED, Exposure, startup_behaviour
+from dockwiz.daemon_facts import ANNOUNCED_BRIEF, Exposure, startup_behaviour
 from dockwiz.models.host_state import HostState, parse_major
 from dockwiz.models.intent import (
     LOOPBACK_DEFAULT,
@@ -64,16 +64,16 @@ def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
     ]
     what = "TLS without client verification" if mode == Mode.TLS else "unauthenticated TCP"
     exposure: Exposure = "tls-only" if mode == Mode.TLS else "plain"
-    today = startup_behaviour(major, exposure, tls_explicit=True, loopback=False)
+    today = startup_behaviour(major, exposure, tls_explicit=True, loopback=False, brief=True)
     if v27_rules_apply(major):
         version = "an unknown version (treated as 27 or later)" if major is None else f"{major}"
         return Violation(
             rule="v27-mtls-required",
             message=(
                 f"{what} on the non-loopback address {host} is refused for Docker {version}: "
-                "dockwiz enforces Docker's announced rule that from 27.0 every TCP listener that "
-                "is not loopback verifies client certificates (mutual TLS). What the daemon does "
-                f"today: {today} {ANNOUNCED}"
+                "dockwiz enforces Docker's announced rule that from 27.0 every TCP listener off "
+                f"loopback verifies client certificates (mutual TLS). Today {today} "
+                f"{ANNOUNCED_BRIEF}"
             ),
             way_out=way_out,
             blocking=True,
@@ -82,9 +82,9 @@ def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
         rule="v27-mtls-required",
         message=(
             f"{what} on the non-loopback address {host}: anyone who can reach the port controls "
-            f"the daemon, which means root on this host. What the daemon does today: {today} "
-            f"{ANNOUNCED} Upgrading this host to 27 or later takes this choice away: dockwiz "
-            "will refuse it there."
+            f"the daemon, which means root on this host. Today {today} {ANNOUNCED_BRIEF} "
+            "Upgrading this host to 27 or later takes this choice away: dockwiz will refuse it "
+            "there."
         ),
         way_out=way_out,
         blocking=False,

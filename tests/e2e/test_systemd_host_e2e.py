@@ -20,7 +20,7 @@ import pytest
 
 import systemd_host as sh
 from dockwiz import apply as ap
-from dockwiz import journal as jr
+from dockwiz.apply import journal as jr
 from dockwiz.dockerapi import ClientFiles, ping_endpoint
 from dockwiz.inspect import inspect_host
 from dockwiz.models.intent import Intent

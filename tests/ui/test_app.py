@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Static
-from ui_fixtures import FixedBackend, fixed_app, host_state
+from textual.widgets import Button, Input, ListView, Select, Static
+from ui_fixtures import FixedBackend, fixed_app, host_state, recorded, retype, until
+from ui_fixtures import wait_idle as idle
 
+from dockwiz.apply.journal import FileRecord, Journal
 from dockwiz.errors import DockwizError
-from dockwiz.journal import FileRecord, Journal
+from dockwiz.models.intent import Hardening, Intent, Mode
 from dockwiz.tui.screens.apply import ApplyScreen
 from dockwiz.tui.screens.certs import CertificatesScreen
 from dockwiz.tui.screens.dialogs import ConfirmDialog, ErrorDialog, HelpScreen
+from dockwiz.tui.screens.hardening import HardeningScreen
 from dockwiz.tui.screens.inspect import InspectScreen
 from dockwiz.tui.screens.mode import ModeScreen
 from dockwiz.tui.screens.preview import PreviewScreen
+from dockwiz.tui.screens.verify import VerifyScreen
 from dockwiz.tui.widgets.rows import Rows
 
 pytestmark = pytest.mark.ui
-
-
-async def idle(pilot: Pilot[Any]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause()
-        if not any(w.is_running for w in pilot.app.workers):
-            break
-    await pilot.pause()
 
 
 async def press(pilot: Pilot[Any], *keys: str) -> None:
@@ -98,7 +92,7 @@ async def test_help_lists_keys_and_closes() -> None:
 
 async def test_worker_error_becomes_a_dialog_with_the_hint() -> None:
     class Failing(FixedBackend):
-        def plan(self, state: Any, intent: Any) -> Any:
+        def plan(self, intent: Any) -> Any:
             raise DockwizError("port 2376 is taken", "choose another port")
 
     app = fixed_app(Failing())
@@ -125,7 +119,7 @@ async def test_not_root_is_read_only() -> None:
         assert app.screen.query_one("#next", Button).disabled
         await press(pilot, "a")
         assert isinstance(app.screen, PreviewScreen)  # no confirmation, no apply
-    assert backend.applied == 0
+    assert recorded(app).applied == []
 
 
 async def test_quit_during_apply_warns_about_the_half_done_change() -> None:
@@ -136,18 +130,17 @@ async def test_quit_during_apply_warns_about_the_half_done_change() -> None:
         await idle(pilot)
         await press(pilot, "n", "n", "n", "n", "a")
         await pilot.press("y")
-        await pilot.pause(0.2)
+        await until(pilot, "the apply to start", lambda: recorded(app).applied != [], 10)
         assert isinstance(app.screen, ApplyScreen)
         await pilot.press("q")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ConfirmDialog)
+        await until(pilot, "the quit question", lambda: isinstance(app.screen, ConfirmDialog))
         body = str(app.screen.query_one(".dialog-body", Static).content)
         assert "being applied right now" in body and "offer to finish or undo" in body
         await pilot.press("n")
         backend.gate.set()
         await idle(pilot)
         assert app.wizard.apply_result is not None and app.wizard.apply_result.ok
-        assert backend.applied == 1
+        assert len(recorded(app).applied) == 1
 
 
 async def test_unfinished_apply_is_offered_for_recovery_first() -> None:
@@ -166,3 +159,84 @@ async def test_unfinished_apply_is_offered_for_recovery_first() -> None:
         await press(pilot, "y")
         assert backend.journal is None  # recovered
         assert isinstance(app.screen, InspectScreen) and app.wizard.host_state is not None
+
+
+async def test_every_choice_reaches_the_core_as_picked() -> None:
+    """Non-default mode settings, SANs, key type, validity and hardening, picked with the keys:
+    the Intent the backend receives is exactly those picks, and apply and verify get the plan
+    the backend returned (a snapshot could not tell a wrong value passed to the core)."""
+    app = fixed_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await idle(pilot)
+        await press(pilot, "n")
+        assert isinstance(app.screen, ModeScreen) and app.wizard.choices.mode == "mtls"
+        await retype(pilot, "#listen-host", "10.0.0.7")
+        await retype(pilot, "#listen-port", "2400")
+        app.screen.query_one("#modes").focus()
+        await press(pilot, "n")
+        assert isinstance(app.screen, CertificatesScreen)
+        assert recorded(app).checked == [
+            Intent(mode=Mode.MTLS, listen_host="10.0.0.7", listen_port=2400)
+        ]
+        # detected: docker.example.test and 10.0.0.5, plus the listen address 10.0.0.7
+        app.screen.query_one("#san-input", Input).focus()
+        await press(pilot, *"docker2.example.test", "enter")
+        sans = app.screen.query_one("#sans", ListView)
+        sans.focus()
+        for _ in range(6):
+            item = sans.highlighted_child
+            if item is not None and item.name == "10.0.0.5":
+                break
+            await press(pilot, "down")
+        await press(pilot, "delete")
+        key_type = app.screen.query_one("#key-type", Select)
+        key_type.focus()
+        await press(pilot, "enter")  # open the list: ecdsa-p256 is the current one
+        await press(pilot, "down", "down", "down", "down", "enter")
+        assert key_type.value == "rsa-4096"
+        await retype(pilot, "#validity", "90")
+        sans.focus()
+        await press(pilot, "n")
+        assert isinstance(app.screen, HardeningScreen)
+        await press(pilot, "space", "down", "space")  # live-restore, icc
+        await press(pilot, "n")
+        assert isinstance(app.screen, PreviewScreen)
+        calls = recorded(app)
+        assert calls.planned == [
+            Intent(
+                mode=Mode.MTLS, listen_host="10.0.0.7", listen_port=2400,
+                sans_dns=["docker.example.test", "docker2.example.test"], sans_ip=["10.0.0.7"],
+                key_type="rsa-4096", server_days=90, client_days=90,
+                hardening=Hardening(live_restore=True, icc_off=True),
+            )
+        ]
+        await press(pilot, "a", "y")
+        assert isinstance(app.screen, ApplyScreen)
+        assert calls.applied == calls.plans and len(calls.plans) == 1
+        await press(pilot, "n")
+        assert isinstance(app.screen, VerifyScreen)
+        assert calls.verified == [(Mode.MTLS, calls.plans[0])]
+
+
+async def test_unix_skips_certificates_and_sends_only_the_mode() -> None:
+    """The flow's one branch: unix goes from Mode straight to Hardening, and the core gets no
+    TCP address, port or names left over from the TCP default shown on the Mode step."""
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "n", "up", "enter", "up", "enter")  # mtls -> tls -> unix
+        assert app.wizard.choices.mode == "unix"
+        await press(pilot, "n")
+        assert isinstance(app.screen, HardeningScreen)
+        await press(pilot, "down", "down", "space", "n")  # no-new-privileges
+        assert isinstance(app.screen, PreviewScreen)
+        calls = recorded(app)
+        assert calls.checked == [Intent(mode=Mode.UNIX)]
+        assert calls.planned == [
+            Intent(mode=Mode.UNIX, hardening=Hardening(no_new_privileges=True))
+        ]
+        assert calls.detected == []  # the Certificates step never ran
+        await press(pilot, "escape")
+        assert isinstance(app.screen, HardeningScreen)
+        await press(pilot, "escape")
+        assert isinstance(app.screen, ModeScreen)  # back retraces the path that was taken

@@ -29,15 +29,17 @@ DOCKWIZ = str(Path(sys.executable).with_name("dockwiz"))
 _sessions = count()
 
 
-def new_tmux_session(name: str, script: str) -> None:
+def new_tmux_session(name: str, script: str, timeout: float = 5.0) -> None:
     """Start a detached 80x24 session. Killing the previous test's (last) session makes the
-    tmux server exit, and a new-session that reaches it meanwhile fails: try again."""
+    tmux server exit, and a new-session that reaches it meanwhile fails: try again until it
+    starts, up to a deadline (then fail with tmux's own message)."""
     argv = ["tmux", "new-session", "-d", "-s", name, "-x", "80", "-y", "24", script]
-    for attempt in range(5):
-        if subprocess.run(argv, capture_output=True).returncode == 0:
+    deadline = time.monotonic() + timeout
+    while subprocess.run(argv, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            subprocess.run(argv, check=True)
             return
-        time.sleep(0.2 * (attempt + 1))
-    subprocess.run(argv, check=True)
+        time.sleep(0.05)
 
 
 class Terminal:
@@ -45,7 +47,12 @@ class Terminal:
 
     def __init__(self, command: str, *, env: dict[str, str] | None = None) -> None:
         self.name = f"dockwiz-pty-{os.getpid()}-{next(_sessions)}"
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        # A tmux server that is already running gives new sessions ITS environment: pass the
+        # tree under test explicitly, or the pane could run another checkout's dockwiz.
+        inherited = {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
+        exports = " ".join(
+            f"{k}={shlex.quote(v)}" for k, v in {**inherited, **(env or {})}.items()
+        )
         # After the program exits, print its status and keep the pane so it can be read.
         script = f"env {exports} {command}; echo DOCKWIZ-EXIT=$?; sleep 600"
         new_tmux_session(self.name, script)
@@ -75,9 +82,10 @@ class Terminal:
         raise AssertionError(f"{text!r} is still on screen:\n{self.screen()}")
 
     def keys(self, *keys: str) -> None:
+        """Type keys; the caller then waits for what they should show (``wait_for``), never a
+        fixed time. After Esc, wait for its effect first, or the next key reads as Alt+key."""
         for key in keys:
             subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
-            time.sleep(0.15)
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], check=False,

@@ -18,10 +18,13 @@ from ui_fixtures import (
     apply_failed,
     fixed_app,
     host_state,
+    recorded,
     verify_report,
+    wait_idle,
 )
 
-from dockwiz.journal import FileRecord, Journal
+from dockwiz.apply.journal import FileRecord, Journal
+from dockwiz.models.intent import Intent, Mode
 
 pytestmark = pytest.mark.ui
 
@@ -47,19 +50,6 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-async def wait_idle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
-    """Until no worker runs (the fixed backend answers at once) and the screen has repainted."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        await pilot.pause()
-        if not any(w.is_running for w in pilot.app.workers):
-            break
-    await pilot.pause()
-    await pilot.pause()
-
-
 def keys(*pressed: str) -> RunBefore:
     async def run(pilot: Pilot[Any]) -> None:
         await settle(pilot)
@@ -77,6 +67,9 @@ TO_PREVIEW = ("n", "n", "n", "n")
 TO_CONFIRM = (*TO_PREVIEW, "a")
 TO_APPLY = (*TO_CONFIRM, "y")
 TO_VERIFY = (*TO_APPLY, "n")
+STAGES = ["inspect", "mode", "certificates", "hardening", "preview", "confirm-apply", "apply",
+          "verify"]
+"""How far each flow snapshot goes, in order."""
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -98,7 +91,23 @@ TO_VERIFY = (*TO_APPLY, "n")
 def test_flow_screens(
     snap_compare: Any, size: tuple[int, int], screen: str, pressed: tuple[str, ...]
 ) -> None:
-    assert snap_compare(fixed_app(), terminal_size=size, run_before=keys(*pressed))
+    app = fixed_app()
+    assert snap_compare(app, terminal_size=size, run_before=keys(*pressed))
+    # What the screens show must also be what the core was given: the defaults on screen
+    # (mtls on 127.0.0.1:2376, the detected names plus the listen address, no hardening).
+    calls = recorded(app)
+    reached = STAGES.index({"help": "inspect", "quit-confirm": "preview"}.get(screen, screen))
+    at_mode = Intent(mode=Mode.MTLS, listen_host="127.0.0.1", listen_port=2376)
+    shown = at_mode.model_copy(
+        update={"sans_dns": ["docker.example.test"], "sans_ip": ["10.0.0.5", "127.0.0.1"]}
+    )
+    assert calls.checked == ([at_mode] if reached >= STAGES.index("certificates") else [])
+    assert calls.planned == ([shown] if reached >= STAGES.index("preview") else [])
+    assert calls.applied == (calls.plans if reached >= STAGES.index("apply") else [])
+    assert calls.verified == (
+        [(Mode.MTLS, calls.plans[0])] if reached >= STAGES.index("verify") else []
+    )
+
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -160,7 +169,7 @@ def test_recovery_prompt(snap_compare: Any, size: tuple[int, int]) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_error_dialog(snap_compare: Any, size: tuple[int, int]) -> None:
     class FailingPlan(FixedBackend):
-        def plan(self, state: Any, intent: Any) -> Any:
+        def plan(self, intent: Any) -> Any:
             from dockwiz.errors import DockwizError
 
             raise DockwizError(

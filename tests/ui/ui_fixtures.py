@@ -2,17 +2,29 @@
 
 Snapshots must depend on the UI alone: no daemon, no clock, no hostname. Every model here is
 built by hand with fixed values; ``FixedBackend`` hands them to the app through ``make_app``.
+
+A snapshot cannot see which choices the UI passed to the core, so every app built here talks
+to its backend through ``RecordingBackend``: tests read ``recorded(app)`` and compare what
+reached the core with what the user picked. The lab flows wrap the real ``CoreBackend`` the
+same way (it still does all the work; the wrapper only keeps a copy of the arguments).
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from dockwiz.apply.journal import Journal
 from dockwiz.host import Host
-from dockwiz.journal import Journal
 from dockwiz.models.host_state import (
     CertInfo,
     DaemonJsonState,
@@ -28,8 +40,11 @@ from dockwiz.models.host_state import (
 from dockwiz.models.intent import Intent, Mode, Violation
 from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
 from dockwiz.models.results import ApplyResult, ApplyStep, Handoff, Probe, VerifyReport
+from dockwiz.pki import KEY_TYPES
 from dockwiz.policy import allowed_modes, check_intent
-from dockwiz.tui.app import DockwizApp, StepCallback, make_app
+from dockwiz.tui.app import DockwizApp, make_app
+from dockwiz.tui.screens.dialogs import ErrorDialog
+from dockwiz.tui.session import Backend, CoreBackend, StepCallback
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -249,7 +264,6 @@ class FixedBackend:
         self.sans = sans
         self.gate = threading.Event()
         self.gate.set()
-        self.applied = 0
 
     def inspect(self) -> HostState:
         return self.state
@@ -272,19 +286,137 @@ class FixedBackend:
     def detect_sans(self) -> tuple[list[str], list[str]]:
         return list(self.sans[0]), list(self.sans[1])
 
-    def plan(self, state: HostState, intent: Intent) -> Plan:
+    def key_types(self) -> list[str]:
+        return list(KEY_TYPES)
+
+    def plan(self, intent: Intent) -> Plan:
         return self.fixed_plan or plan_for(intent)
 
     def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
         self.gate.wait(10)
-        self.applied += 1
         for step in self.apply_result.steps:
             on_step(step)
         return self.apply_result
 
-    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport:
+    def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
         return self.report
 
 
+@dataclass
+class Calls:
+    """What reached the backend, in call order: the choices the UI handed to the core."""
+
+    checked: list[Intent] = field(default_factory=list)
+    """Intents given to check_intent (the Mode step's Next)."""
+    planned: list[Intent] = field(default_factory=list)
+    plans: list[Plan] = field(default_factory=list)
+    """The plans the backend returned, one per planned intent."""
+    applied: list[Plan] = field(default_factory=list)
+    verified: list[tuple[Mode, Plan | None]] = field(default_factory=list)
+    detected: list[tuple[list[str], list[str]]] = field(default_factory=list)
+    """What SAN detection answered (the names the UI then offers)."""
+
+
+class RecordingBackend:
+    """Passes every call to ``inner`` unchanged and records the choices that went in."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+        self.host = inner.host
+        self.calls = Calls()
+
+    def inspect(self) -> HostState:
+        return self.inner.inspect()
+
+    def pending_recovery(self) -> Journal | None:
+        return self.inner.pending_recovery()
+
+    def recover(self, on_step: StepCallback) -> ApplyResult:
+        return self.inner.recover(on_step)
+
+    def allowed_modes(
+        self, state: HostState, listen_host: str | None, docker_version: str | None
+    ) -> dict[Mode, Violation | None]:
+        return self.inner.allowed_modes(state, listen_host, docker_version)
+
+    def check_intent(self, state: HostState, intent: Intent) -> list[Violation]:
+        self.calls.checked.append(intent.model_copy(deep=True))
+        return self.inner.check_intent(state, intent)
+
+    def detect_sans(self) -> tuple[list[str], list[str]]:
+        dns, ips = self.inner.detect_sans()
+        self.calls.detected.append((list(dns), list(ips)))
+        return dns, ips
+
+    def key_types(self) -> list[str]:
+        return self.inner.key_types()
+
+    def plan(self, intent: Intent) -> Plan:
+        self.calls.planned.append(intent.model_copy(deep=True))
+        plan = self.inner.plan(intent)
+        self.calls.plans.append(plan)
+        return plan
+
+    def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
+        self.calls.applied.append(plan)
+        return self.inner.apply(plan, on_step)
+
+    def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
+        self.calls.verified.append((mode, plan))
+        return self.inner.verify(mode, plan)
+
+
+def recorded(app: DockwizApp) -> Calls:
+    """The calls an app built by ``fixed_app`` or ``recording_app`` made to its backend."""
+    return cast(RecordingBackend, app.backend).calls
+
+
 def fixed_app(backend: FixedBackend | None = None, **kwargs: Any) -> DockwizApp:
-    return make_app(backend=backend or FixedBackend(), clock=lambda: NOW, **kwargs)
+    return make_app(
+        backend=RecordingBackend(backend or FixedBackend()), clock=lambda: NOW, **kwargs
+    )
+
+
+def recording_app(host: Host, **kwargs: Any) -> DockwizApp:
+    """The real wizard on ``host`` (the core does the work), its backend calls recorded."""
+    return make_app(backend=RecordingBackend(CoreBackend(host)), **kwargs)
+
+
+async def until(
+    pilot: Pilot[Any], what: str, cond: Callable[[], bool], timeout: float = 60
+) -> None:
+    """Wait for a condition, not for a time: poll between frames until ``cond()`` holds.
+
+    An error dialog ends the wait at once with its message (a failed worker never becomes
+    a plain timeout).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        if isinstance(pilot.app.screen, ErrorDialog):
+            message = pilot.app.screen.query_one("#error-message", Static).content
+            pytest.fail(f"error dialog while waiting for {what}: {message}")
+        if cond():
+            return
+        await pilot.pause(0.02)
+    pytest.fail(f"timed out waiting for {what}; screen is {pilot.app.screen!r}")
+
+
+
+async def wait_idle(pilot: Pilot[Any], timeout: float = 10.0) -> None:
+    """Until no worker runs (the fixed backend answers at once) and the screen has repainted."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause()
+        if not any(w.is_running for w in pilot.app.workers):
+            break
+    await pilot.pause()
+    await pilot.pause()
+
+
+async def retype(pilot: Pilot[Any], widget_id: str, text: str) -> None:
+    """Replace a field's text the way a user does: select to the start, delete to the end."""
+    field = pilot.app.screen.query_one(widget_id, Input)
+    field.focus()
+    await pilot.press("ctrl+a", "ctrl+k", *text)
+    await until(pilot, f"{widget_id} to read {text!r}", lambda: field.value == text, 10)

@@ -1108,3 +1108,33 @@ def test_backups_are_durable_before_the_journal_and_the_journal_before_any_targe
     assert any(last_backup < i < journal_at for i in dir_synced)
     targets = [events.index(("rename", str(host.path(p)))) for p in (DAEMON_JSON, DROPIN)]
     assert journal_at < min(targets)
+
+
+def test_issued_certificates_are_named_after_the_host(tmp_path: Path) -> None:
+    """Issue 14 §3: the CA names the host and the day, the server CN is the host's FQDN."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    from dockwiz.apply.certs import issue_certificates
+    from dockwiz.models.plan import CertAction
+
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "hostname").write_text("web1\n")
+    (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n10.0.0.5 web1.example.com web1\n")
+    host = Host(root)
+    plan = Plan(intent=Intent(mode="mtls", listen_host="10.0.0.5"), certs=[
+        CertAction(role="ca", action="create", cert_path="/etc/dockwiz/ca/ca.pem",
+                   key_path="/etc/dockwiz/ca/ca-key.pem", days=3650),
+        CertAction(role="server", action="create", cert_path="/etc/docker/tls/server-cert.pem",
+                   key_path="/etc/docker/tls/server-key.pem", dns_names=["web1.example.com"],
+                   ip_addresses=["10.0.0.5"]),
+    ])
+    issue_certificates(host, plan)
+
+    def cn(path: str) -> str:
+        cert = x509.load_pem_x509_certificate(host.path(path).read_bytes())
+        return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+    assert cn("/etc/dockwiz/ca/ca.pem").startswith("dockwiz CA for web1.example.com 20")
+    assert cn("/etc/docker/tls/server-cert.pem") == "web1.example.com"

@@ -31,3 +31,10 @@ def test_the_announcement_is_said_apart_from_the_behaviour() -> None:
     today, _, rest = text.partition(ANNOUNCED)
     assert today and rest, "behaviour first, then the announcement, as separate sentences"
     assert "27.0" not in today
+
+
+def test_the_brief_form_is_short_and_still_true() -> None:
+    text = startup_behaviour(28, "tls-only", tls_explicit=True, loopback=False, brief=True)
+    assert text == "dockerd 28 still starts, after logging warnings and sleeping 1 s."
+    slow = startup_behaviour(20, "plain", tls_explicit=False, loopback=False, brief=True)
+    assert "16 s" in slow

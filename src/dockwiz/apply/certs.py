@@ -55,7 +55,9 @@ def issue_certificates(host: Host, plan: Plan) -> str | None:
     ca: pki.Issued | None = None
     ca_action = by_role.get("ca")
     if ca_action is not None and ca_action.action != "reuse":
-        ca = pki.issue_ca(key_type=_key_type(ca_action.key_type), days=ca_action.days)
+        # named after the host and the day, so two hosts' CAs differ in every trust store
+        ca = pki.issue_ca(pki.ca_common_name(host), key_type=_key_type(ca_action.key_type),
+                          days=ca_action.days)
         pki.write_ca(host, ca, overwrite=ca_action.action == "renew")
 
     def the_ca() -> pki.Issued:
@@ -66,8 +68,10 @@ def issue_certificates(host: Host, plan: Plan) -> str | None:
 
     server = by_role.get("server")
     if server is not None and server.action != "reuse":
-        issued = pki.issue_server(the_ca(), server.dns_names, server.ip_addresses,
-                                  key_type=_key_type(server.key_type), days=server.days)
+        issued = pki.issue_server(
+            the_ca(), server.dns_names, server.ip_addresses,
+            key_type=_key_type(server.key_type), days=server.days,
+            common_name=pki.server_common_name(host, server.dns_names, server.ip_addresses))
         pki.write_server_material(host, the_ca(), issued,
                                   directory=str(Path(server.cert_path).parent), overwrite=True)
     client = by_role.get("client")

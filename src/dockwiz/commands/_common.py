@@ -1,8 +1,30 @@
-"""Options every host-facing command shares: which host (--root / --lab) and --json.
+"""Options every host-facing command shares (which host: --root / --lab; --json), what a command
+needs before it starts (``check_can_run``), and how every outcome is printed (``fail``).
 
-Also what a command needs of the user and the host before it starts (``check_can_run``): a normal
-user, a missing root or a root without /etc are refused here with one line that says what to run
-instead, before anything is read or written, rather than as a PermissionError half-way through.
+``check_can_run``: a normal user, a missing root or a root without /etc are refused here with one
+line that says what to run instead, before anything is read or written, rather than as a
+PermissionError half-way through.
+
+The convention every command module follows (commands/*.py; new ones too):
+
+* ``configure(name, parser)`` adds the arguments; every argument has a ``help=`` line and every
+  sub-action parser a ``description=`` (tests/unit/test_cli_help.py walks them all). A command
+  with machine output takes ``--json`` (``add_output_args``, or ``--json`` with a help line).
+* Success: return ``EXIT_OK`` (errors.py) after printing the command's model: ``print_json``
+  under ``--json`` (one JSON value on stdout, nothing else on stdout), text otherwise.
+  Progress and warnings go to stderr under ``--json``; prompts too (``input`` writes to stdout).
+* A failure the user can fix: ``raise DockwizError(message, hint)``. Never print it, never
+  ``sys.exit``: cli.py's one handler calls ``fail``, which prints ``dockwiz NAME: error: ...``
+  and ``fix: ...`` on stderr, or, under ``--json``, the error object (errors.error_report:
+  ``ok`` false, ``error``, ``fix``, ``exit_code``, ``exit_meaning``) on stdout; exit 2. The same
+  handler turns argparse's usage errors (errors.UsageError), a PermissionError (exit 2), Ctrl-C
+  (130) and a bug (70, traceback on stderr) into the same object.
+* A failure that has a model to show (an apply that failed and was rolled back: exit 1; a
+  rollback that failed: exit 3): print the human report without ``--json``; under ``--json``
+  print ``error_report(message, fix, code, result=model)`` with ``print_json`` and return the
+  code (commands/apply.py's ``_report``).
+* A refusal that is not an error of the input (the admin answered "no"): ``fail(...)`` with
+  ``EXIT_USAGE``, so ``--json`` still gets one object.
 """
 
 from __future__ import annotations
@@ -16,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dockwiz.errors import DockwizError
+from dockwiz.errors import DockwizError, error_report
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -77,7 +99,9 @@ def _check_root_tree(name: str, root: Path) -> None:
 
 def add_host_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--root", default="/", help="host root to act on (default: /)")
+    # default None, not "/": argparse takes a value equal to (the same object as) the default
+    # for "not given", so '--root / --lab D' would pass the exclusion and act on the lab
+    group.add_argument("--root", default=None, help="host root to act on (default: /)")
     group.add_argument("--lab", metavar="DIR", help="act on the lab host in DIR (dockwiz lab up)")
 
 
@@ -114,8 +138,41 @@ def use_color(args: argparse.Namespace) -> bool:
 
 
 def print_json(data: Any) -> None:
-    """Print pydantic models or plain data as indented JSON."""
+    """Print pydantic models or plain data (which may hold models) as indented JSON."""
     if hasattr(data, "model_dump_json"):
         print(data.model_dump_json(indent=2))
     else:
-        print(json.dumps(data, indent=2, default=str))
+        print(json.dumps(data, indent=2, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """``--json`` on the command line, read before argparse (which may fail before it gets
+    there); what follows ``--`` is another program's (``lab run -- CMD --json``)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def fail(prog: str, message: str, fix: str | None, exit_code: int, *, as_json: bool,
+         **extra: Any) -> int:
+    """Print a failure the one way (see the module docstring) and return its exit status.
+
+    ``prog`` names who failed ("dockwiz apply"); ``extra`` adds the command's model (or the
+    usage line) to the JSON object.
+    """
+    if as_json:
+        print_json(error_report(message, fix, exit_code, **extra))
+    else:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        if fix:
+            print(f"  fix: {fix}", file=sys.stderr)
+    return exit_code

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from dockwiz.commands._common import (
     add_host_args,
     add_output_args,
+    fail,
     host_from_args,
     print_json,
     use_color,
@@ -21,7 +22,14 @@ from dockwiz.commands._common import (
 from dockwiz.commands.plan import add_plan_args, intent_from_args
 from dockwiz.diffs import plan_diff
 from dockwiz.docker_paths import JOURNAL_PATH
-from dockwiz.errors import DockwizError
+from dockwiz.errors import (
+    EXIT_FAILED,
+    EXIT_NOT_RECOVERED,
+    EXIT_OK,
+    EXIT_USAGE,
+    DockwizError,
+    error_report,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,10 +41,9 @@ if TYPE_CHECKING:
     from dockwiz.models.plan import Plan
     from dockwiz.models.results import ApplyResult, ApplyStep
 
-EXIT_OK = 0
-EXIT_FAILED_RECOVERED = 1
-EXIT_REFUSED = 2
-EXIT_FAILED_NOT_RECOVERED = 3
+EXIT_FAILED_RECOVERED = EXIT_FAILED
+EXIT_REFUSED = EXIT_USAGE
+EXIT_FAILED_NOT_RECOVERED = EXIT_NOT_RECOVERED
 
 _STATUS_MARK = {"ok": "✓", "failed": "✗", "skipped": "-", "rolled-back": "↺", "running": "…"}
 
@@ -87,11 +94,28 @@ def _confirm(args: argparse.Namespace, question: str) -> bool:
             "refusing to change the host without confirmation: no terminal to ask on",
             "review the plan ('dockwiz plan'), then run again with --yes",
         )
+    return _ask(args, f"{question} [y/N] ") in ("y", "yes")
+
+
+def _ask(args: argparse.Namespace, prompt: str) -> str:
+    """The answer typed on the terminal ("" at end of input); under --json the prompt goes to
+    stderr, since input() would write it into the JSON on stdout."""
+    if getattr(args, "json", False):
+        print(prompt, end="", file=sys.stderr, flush=True)
+        prompt = ""
     try:
-        answer = input(f"{question} [y/N] ")
+        return input(prompt).strip().lower()
     except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
+        return ""
+
+
+def _declined(args: argparse.Namespace, what: str, said: str) -> int:
+    """The admin answered no: the text the terminal shows, or one JSON object (exit 2)."""
+    if not args.json:
+        _printer(args).print(said)
+        return EXIT_REFUSED
+    return fail(f"dockwiz {what}", f"{what} not confirmed: {said}",
+                "run it again and answer y, or pass --yes", EXIT_REFUSED, as_json=True)
 
 
 def _printer(args: argparse.Namespace) -> Console:
@@ -124,8 +148,13 @@ def _esc(text: str) -> str:
 
 
 def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
+    code = _exit_code(result)
     if args.json:
-        print_json(result)
+        if result.ok:
+            print_json(result)
+        else:
+            message, fix = _failure_words(result, what)
+            print_json(error_report(message, fix, code, result=result))
     else:
         console = _printer(args)
         print_ = console.print
@@ -143,9 +172,31 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
                     print_(f"  {_esc(line)}")
             if result.rolled_back:
                 print_(f"recovery: {_recovery_line(result)}")
+    return code
+
+
+def _exit_code(result: ApplyResult) -> int:
     if result.ok:
         return EXIT_OK
     return EXIT_FAILED_RECOVERED if result.recovery_ok else EXIT_FAILED_NOT_RECOVERED
+
+
+def _failure_words(result: ApplyResult, what: str) -> tuple[str, str]:
+    """The error object's ``error`` and ``fix`` for a failed transaction (JSON's words for what
+    the text report prints)."""
+    message = (f"{what} failed at step '{result.failed_step or '?'}': "
+               f"{result.error or 'no reason recorded'}")
+    if result.recovery_ok:
+        return message, ("the host is back as it was and the old daemon answers; fix the cause "
+                         "(result.daemon_log has dockerd's words) and run it again")
+    if result.not_restored:
+        return message, ("the host needs attention: NOT restored: "
+                         + ", ".join(result.not_restored)
+                         + "; dockerd was not restarted on a half-restored configuration. "
+                         "Restore them from the backups the journal names, then check "
+                         "'dockwiz inspect'")
+    return message, ("the files are restored but the old daemon does not answer: check "
+                     "'dockwiz inspect' and dockerd's log")
 
 
 def _recovery_line(result: ApplyResult) -> str:
@@ -238,11 +289,8 @@ def _offer_live_restore(args: argparse.Namespace) -> bool:
     would stop containers; only when planning here and someone is at the terminal to answer."""
     if args.plan_file or args.yes or not sys.stdin.isatty():
         return False
-    try:
-        answer = input("Switch live-restore on first so they keep running? [Y/n] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("", "y", "yes")
+    return _ask(args, "Switch live-restore on first so they keep running? [Y/n] ") in (
+        "", "y", "yes")
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -287,11 +335,11 @@ def run_apply(args: argparse.Namespace) -> int:
         if _offer_live_restore(args):
             args.hardening = ",".join(filter(None, [args.hardening, "live-restore"]))
             plan = _load_or_build_plan(host, args)
-            sys.stdout.write(plan_diff(plan, color=use_color(args)))
-            sys.stdout.flush()
+            if not args.json:
+                sys.stdout.write(plan_diff(plan, color=use_color(args)))
+                sys.stdout.flush()
     if not _confirm(args, f"Apply this change to {host.label}?"):
-        print_("not applied")
-        return EXIT_REFUSED
+        return _declined(args, "apply", "not applied")
     manager = _manager(host, args)
     result = apply_plan(host, plan, on_step=_live(args), deadline_s=args.deadline,
                         manager=manager)
@@ -315,8 +363,7 @@ def run_rollback(args: argparse.Namespace) -> int:
     out = _printer(args)
     out.print(f"will undo {_esc(_journal_summary(journal))}")
     if not _confirm(args, "Restore these files and restart dockerd on the old configuration?"):
-        out.print("nothing changed")
-        return EXIT_REFUSED
+        return _declined(args, "rollback", "nothing changed")
     result = rollback_last(host, on_step=_live(args), manager=_manager(host, args))
     return _report(args, result, "rollback")
 
@@ -357,7 +404,6 @@ def run_recover(args: argparse.Namespace) -> int:
         return EXIT_OK
     out.print(f"interrupted apply: {_esc(_journal_summary(journal))}")
     if not _confirm(args, "Restore every file from the journal and restart dockerd?"):
-        out.print("nothing changed; the host may be half-changed")
-        return EXIT_REFUSED
+        return _declined(args, "recover", "nothing changed; the host may be half-changed")
     result = recover(host, on_step=_live(args), manager=_manager(host, args))
     return _report(args, result, "recover")

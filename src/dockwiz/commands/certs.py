@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockwiz.addresses import is_ip
 from dockwiz.commands._common import add_host_args, host_from_args
-from dockwiz.docker_paths import CA_DIR, DAEMON_TLS_DIR
+from dockwiz.docker_paths import CA_DIR, CLIENTS_DIR, DAEMON_TLS_DIR
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -32,7 +32,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         "Issue and inspect the CA, server and client certificates for a TLS-secured daemon. "
         f"The CA key lives in {CA_DIR} (0700), never in the daemon's directory."
     )
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                help="what to issue or check ('dockwiz certs ACTION --help')")
     init = sub.add_parser(
         "init",
         help="create the CA and the daemon's server certificate (and client bundles)",
@@ -43,7 +44,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     _common(init, leaf=True)
     _san_args(init)
     init.add_argument("--ca-days", type=int, default=3650, help="CA validity (default 3650)")
-    init.add_argument("--ca-name", default="dockwiz CA", help="the CA's common name")
+    init.add_argument(
+        "--ca-name",
+        default=None,
+        help="the CA's common name (default: 'dockwiz CA for HOST DATE', so CAs of different "
+        "hosts can be told apart)",
+    )
     init.add_argument("--ca-only", action="store_true", help="create only the CA")
     init.add_argument(
         "--client",
@@ -55,33 +61,64 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     init.add_argument("--endpoint", help="tcp://HOST:PORT clients dial (for env.sh/context)")
     init.set_defaults(func=_cmd_init)
 
-    server = sub.add_parser("server", help="issue the daemon's server certificate with the CA")
+    server = sub.add_parser(
+        "server",
+        help="issue the daemon's server certificate with the CA",
+        description="Issue a new server certificate for the daemon, signed by the existing CA "
+        "(SANs: detected names and addresses plus --san). An existing one is replaced only "
+        "with --overwrite.",
+    )
     _common(server, leaf=True)
     _san_args(server)
     server.set_defaults(func=_cmd_server)
 
-    client = sub.add_parser("client", help="issue a client bundle (ca.pem cert.pem key.pem env.sh)")
+    client = sub.add_parser(
+        "client",
+        help="issue a client bundle (ca.pem cert.pem key.pem env.sh)",
+        description="Issue a client certificate signed by the CA, as a bundle a docker client "
+        f"uses as it is (ca.pem, cert.pem, key.pem, env.sh, the context line) in {CLIENTS_DIR}/"
+        "NAME.",
+    )
     _common(client, leaf=True)
-    client.add_argument("client_name", nargs="?", metavar="NAME", help="client name")
-    client.add_argument("--name", dest="name_opt", metavar="NAME", help="client name")
+    client.add_argument("client_name", nargs="?", metavar="NAME",
+                        help="client name (letters, digits, '.', '_', '-')")
+    client.add_argument("--name", dest="name_opt", metavar="NAME",
+                        help="client name (the same as NAME)")
     client.add_argument("--endpoint", help="tcp://HOST:PORT clients dial (default: from SANs)")
     client.set_defaults(func=_cmd_client)
 
-    show = sub.add_parser("show", help="show and check the CA, server and client certificates")
+    show = sub.add_parser(
+        "show",
+        help="show and check the CA, server and client certificates",
+        description="Show every certificate (CA, server, client bundles) with its subject, "
+        "validity, SANs and key usage, and check them: expiry, key match, chain, SANs against "
+        "--listen, file modes. Exit 1 when a certificate present has a problem.",
+    )
     add_host_args(show)
     show.add_argument("--dir", default=DAEMON_TLS_DIR, help="the daemon's TLS directory")
     show.add_argument("--listen", default="", help="address clients dial, to check the SANs")
+    show.add_argument(
+        "--found",
+        action="store_true",
+        help="show the material found where tutorials put it (/etc/docker/certs, /etc/docker/pki, "
+        "~/.docker, ...), what each file is, the findings, and whether a plan would reuse it",
+    )
     show.add_argument("--json", action="store_true", help="print machine-readable JSON")
     show.set_defaults(func=_cmd_show)
 
     renew = sub.add_parser(
         "renew",
         help="re-issue the server (or a client) certificate with the same CA and names",
+        description="Re-issue the server certificate (or, with --client, a client bundle): a "
+        "new key and serial and a fresh validity, the same CA and names (plus --san), so "
+        "clients that trust the CA keep working. dockerd reads its certificate when it starts: "
+        "restart it to serve the new one.",
     )
     _common(renew, leaf=True, overwrite=False)
     renew.set_defaults(key_type=None)  # default: the key type of the certificate renewed
     renew.add_argument("--client", metavar="NAME", help="renew this client bundle instead")
-    renew.add_argument("--san", action="append", default=[], help="add a SAN (repeatable)")
+    renew.add_argument("--san", action="append", default=[], metavar="NAME|IP",
+                       help="add a SAN (repeatable)")
     renew.add_argument("--endpoint", help="new endpoint for a client bundle")
     renew.set_defaults(func=_cmd_renew)
 
@@ -120,7 +157,17 @@ def _san_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only the --san values, not the detected host names and addresses",
     )
-    p.add_argument("--cn", default=None, help="server common name (default: first DNS SAN)")
+    p.add_argument(
+        "--listen",
+        default=None,
+        metavar="ADDR",
+        help="the address the daemon listens on: the detected SANs are those clients can dial "
+        "it by (a wildcard: the host's addresses, container bridges left out; loopback: "
+        "localhost only; default: as for a wildcard)",
+    )
+    p.add_argument(
+        "--cn", default=None, help="server common name (default: the host's name, FQDN if known)"
+    )
     p.add_argument("--dry-run", action="store_true", help="show the names and files, write nothing")
 
 
@@ -158,10 +205,32 @@ def _sans(host: Host, args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
     dns, ips = pki.split_sans(args.san)  # validate the admin's input before anything else
     if not args.no_detect:
-        auto_dns, auto_ips = pki.detect_sans(host)
+        listen = getattr(args, "listen", None)
+        if listen is None:
+            auto_dns, auto_ips = pki.detect_sans(host)
+        else:
+            auto_dns, auto_ips = pki.default_sans(host, _listen_host(listen))
         # the admin's names first: they give the CN and the clients' default endpoint
         dns, ips = list(dict.fromkeys([*dns, *auto_dns])), list(dict.fromkeys([*ips, *auto_ips]))
     return dns, ips
+
+
+def _listen_host(listen: str) -> str:
+    """The host part of --listen (ADDR, ADDR:PORT, [v6]:PORT, tcp://...), strictly parsed."""
+    from dockwiz.addresses import parse_listen
+    from dockwiz.errors import DockwizError
+
+    try:
+        return parse_listen(listen)[0]
+    except ValueError as exc:
+        raise DockwizError(str(exc), "give --listen as ADDR or ADDR:PORT, e.g. 10.0.0.5") from exc
+
+
+def _server_cn(host: Host, args: argparse.Namespace, dns: list[str], ips: list[str]) -> str:
+    """--cn, else the host's name (never ``localhost`` on a cert with other SANs)."""
+    from dockwiz import pki
+
+    return str(args.cn or pki.server_common_name(host, dns, ips))
 
 
 class _Report:
@@ -217,7 +286,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
     wanted = int(new_ca) + int(server_needed) + len(new_clients)
     keys = iter(pki.generate_keys([args.key_type] * wanted))
     if new_ca:
-        ca = pki.issue_ca(args.ca_name, args.key_type, args.ca_days, key=next(keys))
+        ca_name = args.ca_name or pki.ca_common_name(host)
+        ca = pki.issue_ca(ca_name, args.key_type, args.ca_days, key=next(keys))
     else:
         ca = pki.load_ca(host, passphrase)
         report.data["kept"].append(pki.CA_DIR)
@@ -228,7 +298,8 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
     server = None
     if server_needed:
-        server = pki.issue_server(ca, dns, ips, args.key_type, args.days, args.cn, key=next(keys))
+        cn = _server_cn(host, args, dns, ips)
+        server = pki.issue_server(ca, dns, ips, args.key_type, args.days, cn, key=next(keys))
     elif not args.ca_only:
         pki.check_kept_server(host, ca, args.dir)
         report.data["kept"].append(args.dir)
@@ -295,7 +366,8 @@ def _write_server(
     from dockwiz import pki
 
     report = _Report(args.json)
-    server = pki.issue_server(ca, dns, ips, args.key_type, args.days, args.cn)
+    cn = _server_cn(host, args, dns, ips)
+    server = pki.issue_server(ca, dns, ips, args.key_type, args.days, cn)
     written, _ = pki.write_material(
         host, ca, store_ca=False, server=server, directory=args.dir, overwrite=args.overwrite
     )
@@ -417,6 +489,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from dockwiz import pki
 
     host = _host(args)
+    if args.found:
+        return _show_found(host, args)
     infos = list(pki.iter_material(host, args.dir))
     ca_info = next((i for i in infos if i.role == "ca" and not i.error), None)
     rows: list[dict[str, Any]] = []
@@ -435,6 +509,40 @@ def _cmd_show(args: argparse.Namespace) -> int:
         for row in rows:
             _print_row(row)
     bad = any(r["problems"] for r in rows if r["cert"]["exists"])
+    return 1 if bad else 0
+
+
+def _show_found(host: Host, args: argparse.Namespace) -> int:
+    """Issue 14 §2: what the tutorials left, file by file, judged, and the plan's choice."""
+    from dockwiz.pki.discover import (
+        describe,
+        discover_material,
+        findings_for_material,
+        material_choice,
+    )
+
+    listen = _listen_host(args.listen) if args.listen else None
+    found = discover_material(host)
+    findings = findings_for_material(found, [listen] if listen is not None else [])
+    choice = material_choice(found, listen, tls_dir=args.dir)
+    if args.json:
+        print(json.dumps({
+            "found": [f.model_dump(mode="json") for f in found],
+            "findings": [f.model_dump(mode="json") for f in findings],
+            "choice": choice.model_dump(mode="json"),
+        }, indent=2))
+    else:
+        print(f"found {len(found)} certificate/key file(s)" + (":" if found else ""))
+        for item in found:
+            print(f"  {describe(item)}")
+        for finding in findings:
+            if finding.severity != "info":
+                print(f"{finding.severity.upper():<8} {finding.id}: {finding.title}")
+        print(f"plan: {choice.action}: {choice.reason}")
+        for move in choice.moves:
+            verb = "copy" if move.keep_source else "move"
+            print(f"  {verb} {move.source} -> {move.destination} ({move.mode:04o})")
+    bad = any(f.severity in ("critical", "high") for f in findings)
     return 1 if bad else 0
 
 

@@ -24,8 +24,12 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     from dockwiz.lab.engines import ENGINES
     from dockwiz.lab.lab import SCENARIOS
 
-    sub = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True)
-    up = sub.add_parser("up", help="lay out a lab host and start its dockerd")
+    sub = parser.add_subparsers(dest="lab_command", metavar="ACTION", required=True,
+                                help="what to do with a lab ('dockwiz lab ACTION --help')")
+    up = _action(sub, "up", "lay out a lab host and start its dockerd",
+                 "Lay out a host root in DIR from a scenario (daemon.json, units, certificates), "
+                 "create the lab's network namespace and start a real dockerd in it. Exit 0 when "
+                 "the lab reached the state the scenario promises (some are meant to fail).")
     up.add_argument("--dir", required=True, help="lab directory (new or empty)")
     up.add_argument(
         "--scenario",
@@ -46,46 +50,69 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     up.add_argument("--json", action="store_true", help="print the lab as JSON")
     up.set_defaults(func=_up)
 
-    status = sub.add_parser("status", help="show a lab's state")
-    status.add_argument("--dir", required=True)
-    status.add_argument("--json", action="store_true")
+    status = _action(sub, "status", "show a lab's state",
+                     "Show the lab as it is now: its engine, the listeners open in its namespace, "
+                     "the effective ExecStart and daemon.json's hosts and TLS settings.")
+    _dir_arg(status)
+    status.add_argument("--json", action="store_true",
+                        help="print the lab and its current state as JSON")
     status.set_defaults(func=_status)
 
-    restart = sub.add_parser(
-        "restart", help="what 'systemctl restart docker' is on a real host: re-read the lab's "
+    restart = _action(
+        sub, "restart", "what 'systemctl restart docker' is on a real host: re-read the lab's "
         "units and daemon.json, restart dockerd, show its own error if it fails")
-    restart.add_argument("--dir", required=True)
+    _dir_arg(restart)
     restart.set_defaults(func=_restart)
 
-    engines = sub.add_parser("engines", help="the Docker engines labs can run: cached or not, "
-                             "size, exact version")
+    engines = _action(sub, "engines", "the Docker engines labs can run: cached or not, size, "
+                      "exact version")
     engines.add_argument("--fetch", action="store_true",
                          help="fetch every engine not cached yet (what the test suite needs)")
-    engines.add_argument("--json", action="store_true")
+    engines.add_argument("--json", action="store_true", help="print the engines as JSON")
     engines.set_defaults(func=_engines)
 
-    ctl = sub.add_parser("systemctl", help="systemctl for the lab's docker.service (what the "
-                         "'systemctl' inside lab shell/run calls)")
-    ctl.add_argument("--dir", required=True)
+    ctl = _action(sub, "systemctl", "systemctl for the lab's docker.service (what the "
+                  "'systemctl' inside lab shell/run calls)")
+    _dir_arg(ctl)
     ctl.add_argument("args", nargs=argparse.REMAINDER, help="e.g. -- restart docker")
     ctl.set_defaults(func=_systemctl)
 
-    shell = sub.add_parser("shell", help="an interactive shell on the lab host")
-    shell.add_argument("--dir", required=True)
+    shell = _action(sub, "shell", "an interactive shell on the lab host",
+                    "An interactive shell in the lab's namespaces: DOCKER_HOST is the lab's "
+                    "daemon, /etc/docker, /run and /root are the lab's, and 'systemctl' restarts "
+                    "the lab's dockerd. Exit the shell to leave.")
+    _dir_arg(shell)
     shell.set_defaults(func=_shell)
 
-    run = sub.add_parser("run", help="run a command on the lab host: lab run --dir D -- CMD")
-    run.add_argument("--dir", required=True)
+    run = _action(sub, "run", "run a command on the lab host: lab run --dir D -- CMD",
+                  "Run one command in the lab's namespaces (as 'lab shell' would) and exit with "
+                  "its status: dockwiz lab run --dir D -- docker info")
+    _dir_arg(run)
     run.add_argument("cmd", nargs=argparse.REMAINDER, help="the command (after --)")
     run.set_defaults(func=_run)
 
-    down = sub.add_parser("down", help="stop the lab's daemon and remove its namespace")
-    down.add_argument("--dir", required=True)
+    down = _action(sub, "down", "stop the lab's daemon and remove its namespace",
+                   "Stop the lab's dockerd by PID, unmount what it mounted and delete its "
+                   "network namespace; the lab directory stays for reading.")
+    _dir_arg(down)
     down.set_defaults(func=_down)
 
-    lst = sub.add_parser("list", help="labs on this machine")
-    lst.add_argument("--json", action="store_true")
+    lst = _action(sub, "list", "labs on this machine")
+    lst.add_argument("--json", action="store_true", help="print the labs as JSON")
     lst.set_defaults(func=_list)
+
+
+def _action(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help_: str,
+            description: str | None = None) -> argparse.ArgumentParser:
+    """A lab ACTION with its one-line help and a description for its own --help."""
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_,
+                                                     description=description or help_)
+    return parser
+
+
+def _dir_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", required=True,
+                        help="the lab's directory (the --dir given to 'dockwiz lab up')")
 
 
 def _up(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dockwiz.errors import DockwizError
+from dockwiz.errors import EXIT_INTERRUPTED, EXIT_USAGE, DockwizError
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -21,16 +21,15 @@ if TYPE_CHECKING:
 
 def run(args: argparse.Namespace) -> int:
     """Start the wizard; returns the exit status (2 for a DockwizError, as the CLI does)."""
+    from dockwiz.commands._common import fail
+
     try:
         return _run(args)
     except DockwizError as exc:
-        print(f"dockwiz: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  fix: {exc.hint}", file=sys.stderr)
-        return 2
+        return fail("dockwiz", exc.message, exc.hint, EXIT_USAGE, as_json=False)
     except KeyboardInterrupt:
         print("dockwiz: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -52,6 +52,15 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         "--mode", choices=[m.value for m in Mode], help="the mode the daemon must be in"
     )
     parser.add_argument(
+        "--ssh-user", metavar="USER",
+        help="ssh mode: the account clients log in as (default: the applied plan's)",
+    )
+    parser.add_argument(
+        "--ssh-key", metavar="PATH", type=Path,
+        help="ssh mode: a private key of that user; runs docker -H ssh://USER@HOST version "
+        "from here",
+    )
+    parser.add_argument(
         "--no-docker-cli", action="store_true", help="skip the probes that run the docker CLI"
     )
     add_output_args(parser)
@@ -68,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         expected_mode=args.mode,
         use_docker_cli=not args.no_docker_cli,
         former_endpoints=args.former,
+        ssh_user=args.ssh_user,
+        ssh_key=args.ssh_key,
     )
     if args.json:
         print_json(report)
@@ -133,6 +144,14 @@ def _render_handoff(report: VerifyReport, console: Console) -> None:
     if handoff is None or not report.passed:
         return
     console.print(Text("\nClient hand-off", style="bold"))
+    if handoff.ssh_config is not None:
+        console.print(Text(f"  endpoint: {handoff.endpoint}"), soft_wrap=True)
+        console.print(Text(f"  context:  {handoff.context_create}"), soft_wrap=True)
+        console.print(Text("  ssh_config (on the client, so the many sessions of compose and "
+                           "docker-py share one connection):"), soft_wrap=True)
+        for line in handoff.ssh_config.splitlines():
+            console.print(Text(f"    {line}"), soft_wrap=True)
+        return
     # soft_wrap: lines meant to be copied must not be broken by the terminal width
     console.print(Text(f"  bundle:  {handoff.bundle_dir} (ca.pem, cert.pem, key.pem)"),
                   soft_wrap=True)

@@ -279,6 +279,9 @@ def lab_down(directory: Path) -> None:
     except DockwizError:
         _unmount_under(directory)
         return
+    from dockwiz.lab.sshd import stop_sshd
+
+    stop_sshd(lab)  # the optional lab sshd (lab/sshd.py), by PID
     _stop(lab, sweep=True)
     _remove_container_cgroups(directory)
     _unmount_under(directory)
@@ -415,6 +418,9 @@ def _launcher(info: LabInfo) -> list[str]:
     with the sandbox's /etc/docker, /etc/group, /root and /run (``_NS_SCRIPT``)."""
     return ["nsenter", f"--net={NETNS_DIR / info.netns}", "unshare", "--mount",
             "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", info.root]
+
+
+launcher = _launcher  # public for lab/sshd.py, which runs the lab's sshd the same way
 
 
 def lab_command(lab: Lab, argv: list[str]) -> tuple[list[str], dict[str, str]]:

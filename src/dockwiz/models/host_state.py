@@ -155,6 +155,58 @@ class CertInfo(BaseModel):
     error: str | None = None
 
 
+class FoundMaterial(BaseModel):
+    """A certificate or key file found where tutorials leave them, named by daemon.json or not.
+
+    ``kind`` says what the file is; for a certificate ``cert`` holds what it says (SANs, expiry,
+    modes) and ``signed_by`` the found CA certificate that issued it; for a key ``key_of`` is the
+    found certificate it belongs to (and ``key_of_role`` that certificate's role). ``note`` says
+    why a file was skipped (a FIFO, a device, too large, a link out of the root) or not read."""
+
+    path: str
+    kind: Literal["ca", "server", "client", "key", "other", "skipped"]
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    cert: CertInfo | None = None
+    signed_by: str | None = None
+    key_path: str | None = None
+    key_type: str | None = None
+    key_encrypted: bool = False
+    key_of: str | None = None
+    key_of_role: Literal["ca", "server", "client", "unknown"] | None = None
+    note: str | None = None
+
+
+class FileMove(BaseModel):
+    """One file the plan moves or copies as part of a transaction (mode is the final mode)."""
+
+    source: str
+    destination: str
+    mode: int
+    dir_mode: int = 0o755
+    keep_source: bool = False
+    reason: str = ""
+
+
+class MaterialChoice(BaseModel):
+    """What the plan does with found material: reuse it (moving the CA key out of the daemon's
+    directory) or start fresh; ``reason`` is the sentence the preview shows."""
+
+    action: Literal["reuse", "reuse-ca", "fresh", "none"]
+    reason: str
+    ca_cert: str | None = None
+    ca_key: str | None = None
+    server_cert: str | None = None
+    server_key: str | None = None
+    moves: list[FileMove] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+
+    @property
+    def keeps_ca(self) -> bool:
+        return self.action in ("reuse", "reuse-ca")
+
+
 class DockerVersion(BaseModel):
     binary: str | None = None
     api_server: str | None = None
@@ -207,6 +259,7 @@ class HostState(BaseModel):
     live_restore: bool = False
     running_containers: int | None = None
     certs: list[CertInfo] = Field(default_factory=list)
+    found_material: list[FoundMaterial] = Field(default_factory=list)
     unreadable: list[str] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     daemon_error: str | None = None

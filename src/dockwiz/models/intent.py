@@ -31,8 +31,9 @@ MODE_DESCRIPTIONS: dict[Mode, str] = {
     ),
     Mode.TLS: (
         "Encrypted, but anyone who can reach the port can use it: the daemon proves who it is, "
-        "clients prove nothing. Allowed on loopback only (Docker 27+ refuses it elsewhere), e.g. "
-        "behind an SSH tunnel or a local proxy."
+        "clients prove nothing. On Docker 27+ dockwiz allows it on loopback only (Docker has "
+        "announced the end of TLS without client verification elsewhere), e.g. behind an SSH "
+        "tunnel or a local proxy."
     ),
     Mode.MTLS: (
         "Mutual TLS. Only clients holding a certificate signed by this host's CA can connect, "

@@ -65,15 +65,18 @@ class Probe(BaseModel):
 
 
 class Handoff(BaseModel):
-    """What to give the user of the daemon: the bundle, env.sh, and a docker context line."""
+    """What to give the user of the daemon: the bundle, env.sh, and a docker context line; in
+    ssh mode no bundle (empty ``bundle_dir`` and ``env_sh``) but an ssh_config snippet."""
 
-    bundle_dir: str
+    bundle_dir: str = ""
     endpoint: str
-    env_sh: str
+    env_sh: str = ""
     context_create: str
     # Where the bundle is on THIS machine when the host root is not "/" (a lab): the host
     # path above is what the daemon's host and a copied bundle use, not a path you can open here.
     local_dir: str | None = None
+    # ssh mode: the client's ~/.ssh/config entry (ControlMaster/ControlPersist), else None
+    ssh_config: str | None = None
 
 
 class VerifyReport(BaseModel):

@@ -13,6 +13,9 @@ One module per job, one place per concern:
 - :mod:`~dockwiz.pki.storage`: where material lives; the one safe reader; all-or-nothing writes
 - :mod:`~dockwiz.pki.bundles`: client bundles (directory, env.sh, ``docker context`` command)
 - :mod:`~dockwiz.pki.material`: what ``certs init`` keeps or issues, endpoints, one write of all
+- :mod:`~dockwiz.pki.names`: the host's name; the server's CN and the CA's name carry it
+- :mod:`~dockwiz.pki.discover`: material the tutorials left (found, judged, reuse or fresh);
+  imported as ``dockwiz.pki.discover`` (it speaks pydantic models, which ``certs`` avoids)
 
 This package's namespace re-exports the names the rest of dockwiz uses (``from dockwiz import
 pki; pki.issue_ca(...)``), so callers need not know which module holds what.
@@ -38,6 +41,7 @@ from dockwiz.pki.bundles import (
 from dockwiz.pki.checks import (
     RENEW_BEFORE_DAYS,
     CertFacts,
+    ca_key_exposed,
     cert_facts,
     cert_info,
     cert_mode_too_wide,
@@ -49,11 +53,13 @@ from dockwiz.pki.checks import (
     key_mismatch,
     key_mode_verdict,
     lint_certificate,
+    listen_not_covered,
     names_cover,
     not_signed_by,
     san_covers,
     uncovered,
     uncovered_hosts,
+    undialable_sans,
 )
 from dockwiz.pki.issue import (
     CLOCK_SKEW,
@@ -90,7 +96,14 @@ from dockwiz.pki.material import (
     server_problems,
     write_material,
 )
+from dockwiz.pki.names import (
+    ca_common_name,
+    host_names,
+    pick_common_name,
+    server_common_name,
+)
 from dockwiz.pki.sans import (
+    default_sans,
     detect_sans,
     split_sans,
     validate_dns_name,
@@ -142,8 +155,10 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "bundle_endpoint",
+    "ca_common_name",
     "ca_exists",
     "ca_key_encrypted",
+    "ca_key_exposed",
     "cert_facts",
     "cert_info",
     "cert_mode_too_wide",
@@ -158,11 +173,13 @@ __all__ = [
     "client_exists",
     "decide_init",
     "default_endpoint",
+    "default_sans",
     "detect_sans",
     "expiry",
     "generate_key",
     "generate_keys",
     "has_sans",
+    "host_names",
     "issue_ca",
     "issue_client",
     "issue_server",
@@ -173,6 +190,7 @@ __all__ = [
     "keys_match",
     "lint_certificate",
     "list_clients",
+    "listen_not_covered",
     "load_ca",
     "load_certificate",
     "load_issued",
@@ -183,15 +201,18 @@ __all__ = [
     "not_signed_by",
     "parse_fib_trie_locals",
     "parse_if_inet6",
+    "pick_common_name",
     "read_local",
     "read_material",
     "san_covers",
     "sans_of",
+    "server_common_name",
     "server_paths",
     "server_problems",
     "split_sans",
     "uncovered",
     "uncovered_hosts",
+    "undialable_sans",
     "validate_client_name",
     "validate_dns_name",
     "validate_ip",

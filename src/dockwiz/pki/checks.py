@@ -285,6 +285,84 @@ def _ca_problems(info: CertInfo, ca: CertInfo | None) -> list[str]:
     return problems
 
 
+DAEMON_CONFIG_DIR = "/etc/docker"
+"""The daemon's own configuration directory: what sits here is on the server, readable by the
+daemon's backups, images of the host and anyone who gets root on it."""
+
+
+def in_daemon_dir(host_path: str) -> bool:
+    """Whether ``host_path`` lies in the daemon's configuration directory (/etc/docker/...)."""
+    return host_path.startswith(DAEMON_CONFIG_DIR + "/")
+
+
+def ca_key_exposed(key_path: str) -> str | None:
+    """Why a CA private key at ``key_path`` must not stay there (None when the place is fine).
+
+    The CA key mints client certificates, and a client certificate is root on the daemon: kept
+    in the daemon's directory, whoever reads that directory (a backup, a leaked image of the
+    host) can make themselves a client. dockwiz keeps it in its own 0700 directory, off the
+    daemon's path (or, better, offline)."""
+    if not in_daemon_dir(key_path):
+        return None
+    return (
+        f"the CA private key {key_path} sits in the daemon's directory: anyone who reads it can "
+        "issue client certificates, and a client certificate is root on this daemon"
+    )
+
+
+def undialable_sans(ip_addresses: Sequence[str]) -> list[str]:
+    """The IP SANs no client can dial: 0.0.0.0 and :: (listen wildcards, never a destination)
+    and multicast addresses. They cover nothing; they show the certificate was made for the
+    listen address instead of the addresses clients use."""
+    out: list[str] = []
+    for value in ip_addresses:
+        try:
+            ip = ipaddress.ip_address(value.strip().strip("[]"))
+        except ValueError:
+            continue
+        if ip.is_unspecified or ip.is_multicast:
+            out.append(str(ip))
+    return out
+
+
+def _dialable_remote(info: CertInfo) -> list[str]:
+    """The SANs a client on another machine can dial: not loopback, not a wildcard."""
+    from dockwiz.addresses import is_loopback
+
+    bad = set(undialable_sans(info.ip_addresses))
+    names = [d for d in info.dns_names if not is_loopback(d) and not d.startswith("localhost.")]
+    return names + [i for i in info.ip_addresses if i not in bad and not is_loopback(i)]
+
+
+def listen_not_covered(info: CertInfo, listen_host: str) -> str | None:
+    """Why clients of a daemon listening on ``listen_host`` cannot verify this server
+    certificate (None when they can).
+
+    A specific address or name must be a SAN (Go checks the dialled value against the SANs
+    only). A wildcard (0.0.0.0, ::) is dialled by one of the host's addresses or names, so the
+    certificate must name at least one that is not loopback: a certificate for 127.0.0.1 and
+    localhost only serves clients on the host itself."""
+    from dockwiz.addresses import is_wildcard, strip_brackets
+
+    target = strip_brackets(listen_host.strip())
+    if is_wildcard(target):
+        if _dialable_remote(info):
+            return None
+        named = ", ".join([*info.dns_names, *info.ip_addresses]) or "no SANs"
+        return (
+            f"the server certificate names only {named}: remote clients dialling the daemon on "
+            f"{target or 'every address'} find none of their addresses in it and fail with "
+            "'x509: certificate is valid for ..., not ADDRESS'"
+        )
+    if san_covers(info, target):
+        return None
+    kind = "IP" if is_ip(target) else "DNS"
+    return (
+        f"the server certificate has no {kind} SAN for {target}, where the daemon listens: "
+        f"clients dialling it fail with 'x509: certificate is valid for ..., not {target}'"
+    )
+
+
 def check_client_cert(info: CertInfo, ca: CertInfo | None) -> list[str]:
     """Why dockerd (tlsverify) would reject this client certificate, or why it is risky."""
     if info.error:

@@ -44,6 +44,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from dockwiz.docker_paths import DEFAULT_CLIENT
 from dockwiz.errors import DockwizError
+from dockwiz.pki.names import pick_common_name
 from dockwiz.pki.sans import validate_sans
 
 KeyType = Literal["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"]
@@ -379,7 +380,9 @@ def issue_server(
     """A server certificate whose SANs name every way a client dials the daemon.
 
     Go ignores the Common Name for host checks, so the SANs are what matter; the CN is only a
-    label (the first DNS name)."""
+    label for people: ``common_name`` (callers pass the host's name, see
+    :func:`dockwiz.pki.names.server_common_name`), else the first SAN a remote client dials,
+    never ``localhost`` while another SAN exists."""
     dns, ips = validate_sans(dns_names, ip_addresses)
     if not dns and not ips:
         raise DockwizError(
@@ -390,7 +393,7 @@ def issue_server(
     _check_days(days)
     _check_ca_usable(ca)
     key = key or generate_key(key_type)
-    cn = common_name or (dns[0] if dns else ips[0])
+    cn = common_name or pick_common_name(dns, ips)
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
     sans += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     builder = (

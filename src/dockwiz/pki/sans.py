@@ -7,10 +7,8 @@ No ``cryptography`` import: ``dockwiz plan`` validates SANs without paying for i
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import re
-import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -84,25 +82,45 @@ def validate_sans(
     return dns, ips
 
 
-def detect_sans(host: Host) -> tuple[list[str], list[str]]:
-    """The names and addresses a client may dial this host by: (dns, ips).
+def default_sans(host: Host, listen_host: str) -> tuple[list[str], list[str]]:
+    """The names and addresses clients can actually dial the daemon by when it listens on
+    ``listen_host``: (dns, ips).
 
-    Always ``localhost``, 127.0.0.1 and ::1 (local clients). For a lab host the addresses are
-    those inside its network namespace, never this machine's; the machine's host name is left
-    out too because it resolves to the machine, not to the lab. Link-local IPv6 addresses are
-    left out: they need a zone a certificate cannot carry."""
+    - a loopback address (or ``localhost``): ``localhost``, 127.0.0.1, ::1 (and the address
+      itself, e.g. 127.0.0.2): only local clients reach it;
+    - a specific address or name: that address plus the host's names (FQDN, short name);
+    - a wildcard (0.0.0.0, ::, empty): the host's own addresses that are not loopback and not
+      on a container bridge (docker0's 172.17.0.1, br-*, veth*: clients never dial the daemon
+      there), plus its names, plus loopback (clients on the host itself, dockwiz's own checks).
+
+    Link-local IPv6 addresses are left out: they need a zone a certificate cannot carry."""
+    from dockwiz.addresses import is_loopback, is_wildcard, strip_brackets
+    from dockwiz.pki.names import host_names
+
+    target = strip_brackets(listen_host.strip())
+    loop_dns, loop_ips = ["localhost"], ["127.0.0.1", "::1"]
+    if target and is_loopback(target):
+        ips = [*loop_ips, target] if is_ip(target) else loop_ips
+        return loop_dns, _dialable(ips)
+    names = host_names(host)
+    if target and not is_wildcard(target):
+        if is_ip(target):
+            return _valid_names(names), _dialable([target])
+        return _valid_names([target.lower(), *names]), []
     from dockwiz import hostnet
 
-    dns = ["localhost"]
-    ips = ["127.0.0.1", "::1"]
-    if host.netns is None:
-        dns += _host_names(host)
-    ips += hostnet.host_addresses(host)
-    dns = [d for d in dict.fromkeys(dns) if _valid_dns(d)]
-    return dns, [i for i in dict.fromkeys(ips) if _dialable_ip(i)]
+    own = [a for a in hostnet.san_addresses(host) if not is_loopback(a)]
+    return _valid_names([*names, *loop_dns]), _dialable([*own, *loop_ips])
 
 
-def _valid_dns(name: str) -> bool:
+def detect_sans(host: Host) -> tuple[list[str], list[str]]:
+    """Every name and address a client may dial this host by: :func:`default_sans` of a
+    wildcard listener (the host's names and addresses, loopback included, container bridges
+    left out). For a lab host the addresses are those inside its network namespace."""
+    return default_sans(host, "0.0.0.0")  # noqa: S104 - the wildcard's SANs, not a bind
+
+
+def valid_dns_name(name: str) -> bool:
     try:
         validate_dns_name(name)
     except DockwizError:
@@ -110,23 +128,17 @@ def _valid_dns(name: str) -> bool:
     return True
 
 
-def _dialable_ip(value: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(value.split("%", 1)[0])
-    except ValueError:
-        return False
-    return not (ip.is_unspecified or ip.is_multicast or ip.is_link_local)
+def _valid_names(names: Sequence[str]) -> list[str]:
+    return [d for d in dict.fromkeys(n.lower().rstrip(".") for n in names) if valid_dns_name(d)]
 
 
-def _host_names(host: Host) -> list[str]:
-    """The host's name (and FQDN when it has one) as /etc/hostname under the root names it;
-    a sandbox root without one shares this machine's network, so it gets the machine's name."""
-    names: list[str] = []
-    with contextlib.suppress(OSError):
-        names.append(host.resolve("/etc/hostname").read_text(encoding="utf-8").strip())
-    hostname = names[0] if names and names[0] else socket.gethostname()
-    names.append(hostname)
-    fqdn = socket.getfqdn(hostname)
-    if "." in fqdn and not fqdn.startswith("localhost"):
-        names.append(fqdn)
-    return [n.lower() for n in names if n]
+def _dialable(ips: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for value in ips:
+        try:
+            ip = ipaddress.ip_address(value.split("%", 1)[0])
+        except ValueError:
+            continue
+        if not (ip.is_unspecified or ip.is_multicast or ip.is_link_local) and str(ip) not in out:
+            out.append(str(ip))
+    return out

@@ -1,8 +1,7 @@
 """The wizard's Textual application: a thin shell over the headless core.
 
-The App owns one small ``WizardState`` (what inspect saw, what the admin chose, the plan and the
-results) and a ``Backend`` (the core's functions bound to one Host). Screens read and write the
-state and ask the backend for work in thread workers; they never touch files or processes.
+The App owns one small ``WizardState`` and a ``Backend`` (both in session.py), shows the step
+``flow.next_step`` names when a screen asks to advance, and turns worker errors into dialogs.
 Tests inject a backend with fixed data through ``make_app`` instead of patching internals.
 """
 
@@ -13,184 +12,22 @@ import contextlib
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, assert_never
 
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from dockwiz.errors import DockwizError
+from dockwiz.tui import flow
+from dockwiz.tui.flow import Step
+from dockwiz.tui.session import Backend, CoreBackend, WizardState
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
-    from dockwiz.journal import Journal
-    from dockwiz.models.host_state import HostState
-    from dockwiz.models.intent import Intent, Mode, Violation
-    from dockwiz.models.plan import Plan
-    from dockwiz.models.results import ApplyResult, ApplyStep, VerifyReport
-
-StepCallback = Callable[["ApplyStep"], None]
-
-
-class Backend(Protocol):
-    """What the wizard needs from the core; each call may block, so screens run it in a worker."""
-
-    host: Host
-
-    def inspect(self) -> HostState: ...
-
-    def pending_recovery(self) -> Journal | None: ...
-
-    def recover(self, on_step: StepCallback) -> ApplyResult: ...
-
-    def allowed_modes(
-        self, state: HostState, listen_host: str | None, docker_version: str | None
-    ) -> dict[Mode, Violation | None]: ...
-
-    def check_intent(self, state: HostState, intent: Intent) -> list[Violation]: ...
-
-    def detect_sans(self) -> tuple[list[str], list[str]]: ...
-
-    def plan(self, state: HostState, intent: Intent) -> Plan: ...
-
-    def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult: ...
-
-    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport: ...
-
-
-class CoreBackend:
-    """The real core bound to one Host; imports are lazy so the first screen paints fast."""
-
-    def __init__(self, host: Host) -> None:
-        self.host = host
-
-    def inspect(self) -> HostState:
-        from dockwiz.inspect import inspect_host
-
-        return inspect_host(self.host)
-
-    def pending_recovery(self) -> Journal | None:
-        from dockwiz.apply import pending_recovery
-
-        return pending_recovery(self.host)
-
-    def recover(self, on_step: StepCallback) -> ApplyResult:
-        from dockwiz.apply import recover
-
-        return recover(self.host, on_step=on_step)
-
-    def allowed_modes(
-        self, state: HostState, listen_host: str | None, docker_version: str | None
-    ) -> dict[Mode, Violation | None]:
-        from dockwiz.policy import allowed_modes
-
-        return allowed_modes(state, listen_host, docker_version)
-
-    def check_intent(self, state: HostState, intent: Intent) -> list[Violation]:
-        from dockwiz.policy import check_intent
-
-        return list(check_intent(state, intent))
-
-    def detect_sans(self) -> tuple[list[str], list[str]]:
-        from dockwiz.pki import detect_sans
-
-        dns, ips = detect_sans(self.host)
-        return [str(d) for d in dns], [str(i) for i in ips]
-
-    def plan(self, state: HostState, intent: Intent) -> Plan:
-        """Planned from a fresh look (the host may have changed since the first screen),
-        with dockwiz's own certificate files and other processes' ports taken into account."""
-        from dockwiz.plan import plan_for_host
-
-        _fresh, plan = plan_for_host(self.host, intent)
-        return plan
-
-    def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
-        from dockwiz.apply import apply_plan
-
-        return apply_plan(self.host, plan, on_step=on_step)
-
-    def verify(self, state: HostState, intent: Intent, plan: Plan | None) -> VerifyReport:
-        from dockwiz.verify import verify_host
-
-        former: list[str] = []
-        bundle = None
-        if plan is not None:
-            after = {e.url for e in plan.endpoints_after}
-            former = [
-                e.url
-                for e in plan.endpoints_before
-                if e.url not in after and e.url.startswith("tcp://")
-            ]
-            if plan.client_bundle:
-                bundle = self.host.path(plan.client_bundle)
-        return verify_host(
-            self.host,
-            expected_mode=intent.mode.value,
-            former_endpoints=former or None,
-            bundle_dir=bundle,
-        )
-
-
-@dataclass
-class Choices:
-    """What the admin picked so far; kept across back navigation, turned into an Intent."""
-
-    mode: str | None = None
-    listen_host: str | None = None
-    port: int = 2376
-    dns_names: list[str] = field(default_factory=list)
-    ip_addresses: list[str] = field(default_factory=list)
-    sans_detected: bool = False
-    key_type: str | None = None
-    validity_days: int = 365
-    hardening: set[str] = field(default_factory=set)
-    docker_version: str | None = None
-    """Plan as if this Docker version ran (like the CLI's --docker-version)."""
-
-
-@dataclass
-class WizardState:
-    """Everything one run of the wizard knows; screens render from it and write choices to it."""
-
-    host_state: HostState | None = None
-    choices: Choices = field(default_factory=Choices)
-    plan: Plan | None = None
-    apply_result: ApplyResult | None = None
-    verify_report: VerifyReport | None = None
-    lab_note: str | None = None
-
-    @property
-    def read_only(self) -> bool:
-        """Not root: inspect what can be read, preview, but never write."""
-        return self.host_state is not None and not self.host_state.is_root
-
-    def intent(self) -> Intent:
-        """The choices as the core's Intent; a bad value raises pydantic's ValidationError."""
-        from dockwiz.models.intent import Hardening, Intent, Mode
-
-        c = self.choices
-        data: dict[str, Any] = {
-            "mode": Mode(c.mode or Mode.UNIX),
-            "hardening": Hardening.from_keys(sorted(c.hardening)),
-            "docker_version": c.docker_version,
-        }
-        if data["mode"] in (Mode.TLS, Mode.MTLS):
-            data.update(
-                listen_host=c.listen_host,
-                listen_port=c.port,
-                sans_dns=list(c.dns_names),
-                sans_ip=list(c.ip_addresses),
-                server_days=c.validity_days,
-                client_days=c.validity_days,
-            )
-            if c.key_type:
-                data["key_type"] = c.key_type
-        return Intent.model_validate(data)
-
+    from dockwiz.tui.screens.base import WizardApp, WizardScreen
 
 def _theme_for_terminal() -> str:
     """A 16-colour terminal gets the ANSI theme, which uses the terminal's own palette."""
@@ -244,10 +81,21 @@ class DockwizApp(App[int]):
         return self._clock() if self._clock is not None else datetime.now(UTC)
 
     def on_mount(self) -> None:
-        from dockwiz.tui.screens.inspect import InspectScreen
-
         self._exit_on_signals()
-        self.push_screen(InspectScreen())
+        self.push_screen(screen_for(flow.FIRST))
+
+    # -- moving through the steps -------------------------------------------------------------
+    def next_step(self, current: Step) -> Step | None:
+        """The step after ``current`` for the choices made so far (the flow decides)."""
+        return flow.next_step(current, self.wizard)
+
+    def advance(self, current: Step) -> None:
+        """Show the step after ``current``; after the last one the wizard is done."""
+        step = self.next_step(current)
+        if step is None:
+            self.exit(0)
+            return
+        self.push_screen(screen_for(step))
 
     def _exit_on_signals(self) -> None:
         """A dropped SSH session (SIGHUP) or a SIGTERM ends the wizard the normal way: the
@@ -313,6 +161,48 @@ class DockwizApp(App[int]):
                 "Please report it with the output of the matching dockwiz command.",
             )
         self.push_screen(dialog)
+
+
+if TYPE_CHECKING:
+
+    def _screens_can_use(app: DockwizApp) -> WizardApp:
+        """mypy proves here that DockwizApp gives screens everything WizardApp promises."""
+        return app
+
+
+def screen_for(step: Step) -> WizardScreen:
+    """The screen that shows ``step``; imported on first use so the first screen paints fast."""
+    match step:
+        case Step.INSPECT:
+            from dockwiz.tui.screens.inspect import InspectScreen
+
+            return InspectScreen()
+        case Step.MODE:
+            from dockwiz.tui.screens.mode import ModeScreen
+
+            return ModeScreen()
+        case Step.CERTIFICATES:
+            from dockwiz.tui.screens.certs import CertificatesScreen
+
+            return CertificatesScreen()
+        case Step.HARDENING:
+            from dockwiz.tui.screens.hardening import HardeningScreen
+
+            return HardeningScreen()
+        case Step.PREVIEW:
+            from dockwiz.tui.screens.preview import PreviewScreen
+
+            return PreviewScreen()
+        case Step.APPLY:
+            from dockwiz.tui.screens.apply import ApplyScreen
+
+            return ApplyScreen()
+        case Step.VERIFY:
+            from dockwiz.tui.screens.verify import VerifyScreen
+
+            return VerifyScreen()
+        case _:
+            assert_never(step)
 
 
 def make_app(

@@ -10,7 +10,9 @@ after the failures users hit most (DOMAIN §7).
 
 The probes run concurrently (they are independent and mostly wait on the network), TCP ones on
 a thread inside the host's network namespace (a lab's), so the TCP listeners seen are the
-daemon's own, never this machine's.
+daemon's own, never this machine's. In ssh mode (asked for, or found: no TCP and an sshd, or an
+applied ssh plan) the probes also prove the way in over SSH: sshd, the user, its access to the
+socket, sshd's session limits and, with a key, a real ``docker -H ssh://``.
 
 The package, one job per module (imports point down this list, never up):
 
@@ -20,6 +22,9 @@ The package, one job per module (imports point down this list, never up):
 - ``forge``: rogue and expired client certificates for the negative probes
 - ``probes``: the probes against the daemon's endpoints
 - ``client``: the docker CLI, env.sh and the hand-off, as the client will use them
+- ``sshfacts``: ssh mode's facts: sshd_config under the root, sshd's listeners, the account
+- ``ssh``: ssh mode's probes (sshd, user, socket access, session limits, docker -H ssh://)
+  and its hand-off (context line, ssh_config)
 - ``run``: verify_host: plan the probes, run them, sum them up
 """
 

@@ -37,6 +37,17 @@ from dockwiz.verify.probes import (
     probe_tls_ping,
     probe_unix,
 )
+from dockwiz.verify.ssh import (
+    SshSetup,
+    probe_docker_over_ssh,
+    probe_ssh_sessions,
+    probe_ssh_socket_access,
+    probe_ssh_user,
+    probe_sshd_listening,
+    ssh_handoff,
+    ssh_setup,
+    with_ssh_detected,
+)
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
@@ -55,6 +66,8 @@ def verify_host(
     use_docker_cli: bool = True,
     former_endpoints: list[str] | None = None,
     timeout: float = PROBE_TIMEOUT,
+    ssh_user: str | None = None,
+    ssh_key: Path | None = None,
     old_serial: int | None = None,
     accepted_bundles: Mapping[str, Path] | None = None,
     refused_bundles: Mapping[str, Path] | None = None,
@@ -64,7 +77,9 @@ def verify_host(
     ``endpoints`` default to the daemon's configuration; ``bundle_dir`` (a local path) to
     ``CLIENTS_DIR/dockwiz-client`` under the host root; ``expected_mode`` (unix, ssh, tls, mtls)
     to what the configuration amounts to. ``former_endpoints`` are listeners a change removed:
-    they must be shut now. Day two (renew, revoke): ``old_serial`` is the server certificate's
+    they must be shut now. In ssh mode (asked for, or found: no TCP and an sshd) ``ssh_user``
+    (default: the applied plan's) is judged, and with ``ssh_key`` a real ``docker -H ssh://``
+    is run from here. Day two (renew, revoke): ``old_serial`` is the server certificate's
     serial before, which must have changed; ``accepted_bundles`` / ``refused_bundles`` (name ->
     local dir) must get in / be refused (verify/lifecycle.py).
     """
@@ -76,8 +91,13 @@ def verify_host(
     with probe_context(
         host, state, endpoints=endpoints, bundle_dir=bundle_dir, expected=expected,
         former_endpoints=former_endpoints, timeout=timeout,
-    ) as ctx:
-        probes = _run(_plan_probes(ctx, expected, use_docker_cli))
+    ) as found:
+        ctx = with_ssh_detected(found, expected)
+        ssh = ssh_setup(ctx, ssh_user, ssh_key) if ctx.mode == "ssh" else None
+        tasks = _plan_probes(ctx, expected, use_docker_cli)
+        if ssh is not None:
+            tasks += _ssh_tasks(ctx, ssh, use_docker_cli)
+        probes = _run(tasks)
         tcp = [ep.url for ep in ctx.endpoints if ep.url.startswith("tcp://")]
         if tcp and (old_serial is not None or accepted_bundles or refused_bundles):
             from dockwiz.verify.lifecycle import day_two_probes
@@ -88,7 +108,7 @@ def verify_host(
         host=host.label, mode=ctx.mode, detected_mode=ctx.detected, expected_mode=expected_mode,
         endpoints=[ep.url for ep in ctx.endpoints],
         bundle=ctx.bundle_shown if ctx.bundle is not None else None,
-        probes=probes, handoff=build_handoff(ctx),
+        probes=probes, handoff=build_handoff(ctx) if ssh is None else ssh_handoff(ssh),
     )
     report.warnings = _warnings(report, state)
     report.passed = bool(probes) and all(p.passed for p in probes) and ctx.detected != "unknown"
@@ -133,6 +153,18 @@ def _plan_probes(ctx: Ctx, expected: str | None, use_docker_cli: bool) -> list[T
             continue
         title = f"no plain Docker API on port {port}"
         tasks.append(functools.partial(probe_plain_http, ctx, dial, port, "plain-closed", title))
+    return tasks
+
+
+def _ssh_tasks(ctx: Ctx, ssh: SshSetup, use_cli: bool) -> list[Task]:
+    tasks: list[Task] = [
+        lambda: probe_sshd_listening(ctx, ssh),
+        lambda: probe_ssh_user(ctx, ssh),
+        lambda: probe_ssh_socket_access(ctx, ssh),
+        lambda: probe_ssh_sessions(ctx, ssh),
+    ]
+    if use_cli:
+        tasks.append(lambda: probe_docker_over_ssh(ctx, ssh))
     return tasks
 
 

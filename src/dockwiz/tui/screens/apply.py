@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Row, Rows
@@ -92,7 +93,7 @@ def result_text(result: ApplyResult) -> Content:
 class ApplyScreen(WizardScreen):
     """Runs the apply once, on mount. Back is allowed only after a failure was rolled back."""
 
-    STEP = "Apply"
+    STEP = Step.APPLY
     can_go_back = False
 
     def __init__(self) -> None:
@@ -177,6 +178,4 @@ class ApplyScreen(WizardScreen):
         if result is None or not result.ok:
             self.notify("Verify follows a successful apply.")
             return
-        from dockwiz.tui.screens.verify import VerifyScreen
-
-        self.app.push_screen(VerifyScreen())
+        super().action_next()

@@ -1,8 +1,14 @@
-"""What every wizard step shares: the step bar, the footer, back navigation, access to state."""
+"""What every wizard step shares: the step bar, the footer, back navigation, access to state.
+
+A screen sees the app only through ``WizardApp``, the little it needs (state, backend, clock,
+advancing, quitting, error dialogs), so no screen imports the app and the app is free to import
+every screen.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from datetime import datetime
+from typing import Any, ClassVar, Protocol, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,16 +18,38 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header
 from textual.worker import Worker, WorkerState
 
+from dockwiz.tui.flow import Step
+from dockwiz.tui.session import Backend, WizardState
 from dockwiz.tui.widgets.steps import StepBar
 
-if TYPE_CHECKING:
-    from dockwiz.tui.app import Backend, DockwizApp, WizardState
+
+class WizardApp(Protocol):
+    """What a wizard screen may ask of its app (DockwizApp is the one implementation)."""
+
+    wizard: WizardState
+    backend: Backend
+
+    def now(self) -> datetime:
+        """The time certificates are judged against."""
+        ...
+
+    def next_step(self, current: Step) -> Step | None:
+        """The step after ``current`` for the choices made so far."""
+        ...
+
+    def advance(self, current: Step) -> None:
+        """Leave ``current`` for the step the flow names next."""
+        ...
+
+    def action_request_quit(self) -> None: ...
+
+    def show_worker_error(self, worker: Worker[Any]) -> None: ...
 
 
 class WizardScreen(Screen[None]):
     """A step of the wizard. Subclasses compose ``body()`` and implement ``action_next``."""
 
-    STEP: ClassVar[str] = ""
+    STEP: ClassVar[Step]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("b", "back", "Back", show=False),
@@ -30,10 +58,8 @@ class WizardScreen(Screen[None]):
     can_go_back: bool = True
 
     @property
-    def dockwiz(self) -> DockwizApp:
-        from dockwiz.tui.app import DockwizApp
-
-        return cast(DockwizApp, self.app)
+    def dockwiz(self) -> WizardApp:
+        return cast(WizardApp, self.app)
 
     @property
     def wizard(self) -> WizardState:
@@ -87,7 +113,8 @@ class WizardScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_next(self) -> None:
-        raise NotImplementedError
+        """Leave for the next step; screens that must check or ask first override this."""
+        self.dockwiz.advance(self.STEP)
 
     @on(Worker.StateChanged)
     def _worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -15,29 +15,16 @@ from textual.worker import get_current_worker
 
 from dockwiz.models.intent import Intent
 from dockwiz.policy import is_ip, is_wildcard, strip_brackets, valid_host
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
-
-FALLBACK_KEY_TYPES: tuple[str, ...] = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-4096")
-
-
-def key_types() -> list[str]:
-    """The key types the PKI module issues (its list wins once it exists)."""
-    try:
-        from dockwiz import pki
-    except ImportError:
-        return list(FALLBACK_KEY_TYPES)
-    found = getattr(pki, "KEY_TYPES", None)
-    if not found:
-        return list(FALLBACK_KEY_TYPES)
-    return [str(k) for k in found]
 
 
 class CertificatesScreen(WizardScreen):
     """Every name and address clients dial must be a SAN, or Go clients refuse the server."""
 
-    STEP = "Certificates"
+    STEP = Step.CERTIFICATES
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "remove_san", "Remove name", show=False),
         Binding("delete", "remove_san", "Remove name"),
@@ -46,7 +33,7 @@ class CertificatesScreen(WizardScreen):
     def body(self) -> ComposeResult:
         choices = self.wizard.choices
         defaults = Intent.model_fields
-        kinds = key_types()
+        kinds = self.backend.key_types()
         key_type = choices.key_type or str(defaults["key_type"].default)
         if key_type not in kinds:
             kinds.insert(0, key_type)
@@ -238,6 +225,4 @@ class CertificatesScreen(WizardScreen):
             self.notify("Validity: " + "; ".join(result.failure_descriptions), severity="error")
             validity.focus()
             return
-        from dockwiz.tui.screens.hardening import HardeningScreen
-
-        self.app.push_screen(HardeningScreen())
+        super().action_next()

@@ -10,6 +10,7 @@ from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from dockwiz.models.intent import HARDENING_OPTIONS, HardeningOption
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 
 
@@ -32,7 +33,7 @@ def option_details(option: HardeningOption) -> Content:
 class HardeningScreen(WizardScreen):
     """Nothing here is required; every option is off until the admin switches it on."""
 
-    STEP = "Hardening"
+    STEP = Step.HARDENING
 
     def body(self) -> ComposeResult:
         chosen = self.wizard.choices.hardening
@@ -94,8 +95,3 @@ class HardeningScreen(WizardScreen):
             self.query_one("#option-details", Static).update(
                 option_details(HARDENING_OPTIONS[index])
             )
-
-    def action_next(self) -> None:
-        from dockwiz.tui.screens.preview import PreviewScreen
-
-        self.app.push_screen(PreviewScreen())

@@ -12,12 +12,13 @@ from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
 if TYPE_CHECKING:
-    from dockwiz.journal import Journal
+    from dockwiz.apply.journal import Journal
     from dockwiz.models.host_state import HostState
     from dockwiz.models.results import ApplyResult, ApplyStep
 
@@ -31,7 +32,7 @@ NOT_ROOT = (
 class InspectScreen(WizardScreen):
     """What is on the host now; nothing here changes the host (except an accepted recovery)."""
 
-    STEP = "Inspect"
+    STEP = Step.INSPECT
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reinspect", "Re-inspect"),
     ]
@@ -184,6 +185,4 @@ class InspectScreen(WizardScreen):
         if self.wizard.host_state is None:
             self.notify("Still inspecting; one moment.")
             return
-        from dockwiz.tui.screens.mode import ModeScreen
-
-        self.app.push_screen(ModeScreen())
+        super().action_next()

@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from dockwiz.models.intent import MODE_DESCRIPTIONS, TCP_MODES, Mode, Violation
 from dockwiz.policy import resolve_listen_host, valid_host
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 
@@ -46,7 +47,7 @@ def violation_text(violation: Violation) -> Content:
 class ModeScreen(WizardScreen):
     """Pick a mode, listen address and port; the v27+ rule is applied as the admin types."""
 
-    STEP = "Mode"
+    STEP = Step.MODE
 
     def body(self) -> ComposeResult:
         state = self.wizard.host_state
@@ -145,7 +146,7 @@ class ModeScreen(WizardScreen):
                 )
         self.query_one("#disabled-reasons", Static).update(render.lines(reasons))
         self.query_one("#disabled-reasons").display = bool(reasons)
-        mode = Mode(choices.mode or Mode.UNIX)
+        mode = self.wizard.mode()
         self.query_one("#mode-desc", Static).update(Content(MODE_DESCRIPTIONS[mode]))
         self.query_one("#listen").display = mode in TCP_MODES
         banner = self.query_one("#refusal", Static)
@@ -167,7 +168,7 @@ class ModeScreen(WizardScreen):
     def action_next(self) -> None:
         state = self.wizard.host_state
         assert state is not None
-        mode = Mode(self.wizard.choices.mode or Mode.UNIX)
+        mode = self.wizard.mode()
         if mode in TCP_MODES:
             for input_id in ("#listen-host", "#listen-port"):
                 field = self.query_one(input_id, Input)
@@ -213,12 +214,4 @@ class ModeScreen(WizardScreen):
 
     def go_on(self) -> None:
         self.query_one("#refusal").display = False
-        mode = Mode(self.wizard.choices.mode or Mode.UNIX)
-        if mode in TCP_MODES:
-            from dockwiz.tui.screens.certs import CertificatesScreen
-
-            self.app.push_screen(CertificatesScreen())
-        else:
-            from dockwiz.tui.screens.hardening import HardeningScreen
-
-            self.app.push_screen(HardeningScreen())
+        self.dockwiz.advance(self.STEP)

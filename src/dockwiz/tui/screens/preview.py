@@ -12,6 +12,7 @@ from textual.content import Content
 from textual.widgets import Button, LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.diffview import DiffView
@@ -78,7 +79,7 @@ def plan_rows(plan: Plan) -> list[Row]:
 class PreviewScreen(WizardScreen):
     """Builds the plan in a worker and shows it; applying needs an explicit confirmation."""
 
-    STEP = "Preview"
+    STEP = Step.PREVIEW
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "apply", "Apply"),
         Binding("pagedown", "scroll_body(1)", "Scroll", show=False),
@@ -108,9 +109,7 @@ class PreviewScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan",
           description="planning the change")
     def build(self) -> None:
-        state = self.wizard.host_state
-        assert state is not None
-        plan = self.backend.plan(state, self.wizard.intent())
+        plan = self.backend.plan(self.wizard.intent())
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_plan, plan)
 
@@ -147,7 +146,7 @@ class PreviewScreen(WizardScreen):
         read_only = self.wizard.read_only
         self.query_one("#read-only").display = read_only
         next_button = self.query_one("#next", Button)
-        if empty:
+        if self.dockwiz.next_step(self.STEP) is Step.VERIFY:
             next_button.label = "Verify"
         next_button.disabled = read_only
         self.query_one("#preview").focus()
@@ -170,18 +169,15 @@ class PreviewScreen(WizardScreen):
         if self.wizard.read_only:
             self.notify(READ_ONLY, severity="warning", timeout=8)
             return
-        if plan.is_empty:
-            from dockwiz.tui.screens.verify import VerifyScreen
-
-            self.app.push_screen(VerifyScreen())
+        if self.dockwiz.next_step(self.STEP) is not Step.APPLY:
+            self.dockwiz.advance(self.STEP)
             return
         from dockwiz.tui.screens.dialogs import ConfirmDialog
 
         def answered(yes: bool | None) -> None:
+            """Only an explicit yes leads to the step that writes to the host."""
             if yes:
-                from dockwiz.tui.screens.apply import ApplyScreen
-
-                self.app.push_screen(ApplyScreen())
+                self.dockwiz.advance(self.STEP)
 
         self.app.push_screen(
             ConfirmDialog("Apply this change?", self.confirm_text(plan), yes="Apply", no="Cancel"),

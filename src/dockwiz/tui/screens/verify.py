@@ -13,6 +13,7 @@ from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
 
+from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Row, Rows
@@ -55,6 +56,12 @@ def handoff_rows(report: VerifyReport) -> list[Row]:
                 )
             ]
         return []
+    if handoff.ssh_config is not None:  # ssh mode: no bundle, a context and an ssh_config
+        return [
+            (Content.styled("Endpoint", "bold"), handoff.endpoint),
+            (Content.styled("Context", "bold"), handoff.context_create),
+            (Content.styled("ssh_config", "bold"), handoff.ssh_config.rstrip()),
+        ]
     name = PurePosixPath(handoff.bundle_dir).name
     return [
         (Content.styled("Bundle", "bold"), Content.assemble(
@@ -87,7 +94,7 @@ def report_text(report: VerifyReport) -> Content:
 class VerifyScreen(WizardScreen):
     """Runs the probes once; the result and the hand-off stay on screen until the admin quits."""
 
-    STEP = "Verify"
+    STEP = Step.VERIFY
     can_go_back = False
     BINDINGS = [  # noqa: RUF012 - Textual's declared class attribute
         Binding("r", "rerun", "Verify again"),
@@ -113,9 +120,7 @@ class VerifyScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify",
           description="verifying the daemon")
     def run_verify(self) -> None:
-        state = self.wizard.host_state
-        assert state is not None
-        report = self.backend.verify(state, self.wizard.intent(), self.wizard.plan)
+        report = self.backend.verify(self.wizard.mode(), self.wizard.plan)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_report, report)
 

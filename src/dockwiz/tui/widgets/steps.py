@@ -5,32 +5,25 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-STEPS: tuple[str, ...] = (
-    "Inspect",
-    "Mode",
-    "Certificates",
-    "Hardening",
-    "Preview",
-    "Apply",
-    "Verify",
-)
+from dockwiz.tui.flow import STEPS, Step
 
 
 class StepBar(Static):
     """The seven steps with the current one marked (bold and reversed, readable without colour)."""
 
-    def __init__(self, current: str) -> None:
+    def __init__(self, current: Step) -> None:
         super().__init__(self.render_steps(current), classes="step-bar")
         self.current = current
 
     @staticmethod
-    def render_steps(current: str) -> Content:
+    def render_steps(current: Step) -> Content:
         parts: list[Content | str] = []
         reached = True
-        for index, name in enumerate(STEPS):
+        for index, step in enumerate(STEPS):
+            name = step.value
             if index:
                 parts.append(Content.styled(" › ", "$text-muted"))
-            if name == current:
+            if step is current:
                 parts.append(Content.styled(f" {name} ", "bold reverse"))
                 reached = False
             elif reached:
