@@ -16,17 +16,26 @@ from dockwiz.commands.renew import _refuse_pending, add_apply_args, run_day_two
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     del name
-    sub = parser.add_subparsers(dest="action", required=True)
-    listing = sub.add_parser("list", help="every client bundle: fingerprint, expiry, CA")
-    add = sub.add_parser("add", help="a new client bundle from the daemon's CA (no restart)")
-    add.add_argument("name", metavar="NAME")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION",
+                                help="list, add or revoke")
+    texts = {
+        "list": "every client bundle: name, fingerprint, expiry, bundle path, whether the "
+                "current CA signed it (and the revoked ones)",
+        "add": "a new client bundle from the CA the daemon trusts; no restart, and the apply's "
+               "health wait proves the new bundle gets in",
+        "revoke": "lock a client out: dockerd checks no revocation list, so a new CA, a new "
+                  "server certificate and new bundles for every other client, as ONE "
+                  "transaction; the revoked bundle is proven refused",
+    }
+    listing, add, revoke = (sub.add_parser(n, help=t.split(":")[0].split(";")[0],
+                                           description=t) for n, t in texts.items())
+    add.add_argument("name", metavar="NAME", help="the client's name (letters, digits, . _ -)")
     add.add_argument("--days", type=int, help="validity (default 365)")
     add.add_argument("--key-type", help="ecdsa-p256 (default), ecdsa-p384, rsa-2048..4096, "
                      "ed25519")
     add.add_argument("--endpoint", help="the address the bundle dials (default: from the "
                      "server certificate)")
-    revoke = sub.add_parser("revoke", help="lock a client out: new CA, new bundles for the rest")
-    revoke.add_argument("name", metavar="NAME")
+    revoke.add_argument("name", metavar="NAME", help="the client to lock out (clients list)")
     for p in (listing, add, revoke):
         add_host_args(p)
         add_output_args(p)

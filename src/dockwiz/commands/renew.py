@@ -137,7 +137,7 @@ def _not_applied(args: argparse.Namespace, plan: Plan) -> int:
         if args.json:
             print_json({"dry_run": True, "plan": plan.model_dump(mode="json")})
         return 0
-    print("not applied")
+    print("not applied", file=sys.stderr if args.json else sys.stdout)
     return 2
 
 
