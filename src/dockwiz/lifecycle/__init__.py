@@ -27,7 +27,6 @@ from dockwiz.lifecycle.clients import (
     revoked_by,
 )
 from dockwiz.lifecycle.findings import host_renewal_findings, renew_fix, renewal_findings
-from dockwiz.lifecycle.models import CertExpiry, ClientInfo, RenewalSchedule, RenewalStatus
 from dockwiz.lifecycle.renew import (
     DEFAULT_BEFORE_DAYS,
     plan_finish_rollover,
@@ -43,6 +42,7 @@ from dockwiz.lifecycle.timer import (
     plan_remove_timer,
     renewal_schedule,
 )
+from dockwiz.models.lifecycle import CertExpiry, ClientInfo, RenewalSchedule, RenewalStatus
 
 __all__ = [
     "DEFAULT_BEFORE_DAYS",

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from dockwiz.docker_paths import CLIENTS_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.lifecycle.context import day_two
-from dockwiz.lifecycle.models import ClientInfo
 from dockwiz.lifecycle.renew import client_actions
+from dockwiz.models.lifecycle import ClientInfo
 
 if TYPE_CHECKING:
     from cryptography import x509

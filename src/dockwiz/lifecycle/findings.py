@@ -12,8 +12,8 @@ from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
     from dockwiz.host import Host
-    from dockwiz.lifecycle.models import RenewalSchedule, RenewalStatus
     from dockwiz.models.host_state import Finding, HostState
+    from dockwiz.models.lifecycle import RenewalSchedule, RenewalStatus
 
 
 def renew_fix(role: str) -> str:

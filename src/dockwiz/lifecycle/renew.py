@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from dockwiz.docker_paths import CLIENTS_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.lifecycle.context import DayTwo, day_two
-from dockwiz.lifecycle.models import CertExpiry, RenewalStatus
+from dockwiz.models.lifecycle import CertExpiry, RenewalStatus
 from dockwiz.pki.checks import RENEW_BEFORE_DAYS
 
 if TYPE_CHECKING:

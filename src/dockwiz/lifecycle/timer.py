@@ -22,7 +22,7 @@ from dockwiz.docker_paths import (
     RENEW_TIMER_PATH,
     RENEW_TIMER_WANTS,
 )
-from dockwiz.lifecycle.models import RenewalSchedule
+from dockwiz.models.lifecycle import RenewalSchedule
 
 if TYPE_CHECKING:
     from dockwiz.host import CommandResult, Host
