@@ -19,14 +19,14 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import psutil
 
-from dockwiz import daemon_json, findings, procnet, systemd
+from dockwiz import daemon_json, dockerd_flags, findings, procnet, systemd
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
 from dockwiz.models.host_state import (
@@ -164,18 +164,9 @@ def _read_lines(host: Host, host_path: str, notes: _Notes) -> list[str] | None:
 
 
 # -- the daemon process ----------------------------------------------------------------------
-def _flag_values(argv: Sequence[str], names: Iterable[str]) -> list[str]:
-    """Values of ``--name V`` / ``--name=V`` in a dockerd command line."""
-    wanted = set(names)
-    out: list[str] = []
-    for i, arg in enumerate(argv):
-        head, eq, value = arg.partition("=")
-        if head in wanted:
-            if eq:
-                out.append(value)
-            elif i + 1 < len(argv):
-                out.append(argv[i + 1])
-    return out
+def _flag_values(argv: Sequence[str], name: str) -> list[str]:
+    """Every value of the long flag ``name`` in a dockerd argv, read by the one parser."""
+    return dockerd_flags.parse_dockerd_args(list(argv)).values(name)
 
 
 def _same_file(a: str | Path, b: Path) -> bool:
@@ -213,16 +204,16 @@ def _belongs_to_root(
         argv = proc.cmdline()
     except psutil.Error:
         return False
-    claimed = _flag_values(argv, ["--pidfile", "-p"])
+    claimed = _flag_values(argv, "pidfile")
     if any(_same_file(p, pidfile) for p in claimed):
         return True
     config = resolve_in_root(host, "/etc/docker/daemon.json")
-    return any(_same_file(c, config) for c in _flag_values(argv, ["--config-file"]))
+    return any(_same_file(c, config) for c in _flag_values(argv, "config-file"))
 
 
 def pidfile_candidates(host: Host, flags: Sequence[str], data: dict[str, Any]) -> list[str]:
     """Where this host's daemon writes its PID: its configured pidfile, then the defaults."""
-    cands = _flag_values(flags, ["--pidfile", "-p"])
+    cands = _flag_values(flags, "pidfile")
     if isinstance(data.get("pidfile"), str):
         cands.append(data["pidfile"])
     cands += list(PIDFILES)
@@ -666,10 +657,10 @@ def inspect_host(host: Host) -> HostState:
     binary = BinaryVersion(host, None if runs_binary else dockerd)
     process = describe_process(proc, accounts, notes) if proc is not None else None
     argv = process.argv if process is not None and process.argv else unit_argv
-    parsed = systemd.parse_dockerd_args(argv)
+    parsed = dockerd_flags.parse_dockerd_args(argv)
     flags = {systemd.flag_to_json_key(k): v for k, v in parsed.options.items()}
     # The conflict is about the next start: the unit's command line against daemon.json.
-    next_start = systemd.parse_dockerd_args(unit_argv) if unit.exists else parsed
+    next_start = dockerd_flags.parse_dockerd_args(unit_argv) if unit.exists else parsed
 
     state = HostState(
         root=str(host.root), is_root=os.geteuid() == 0, docker_installed=dockerd is not None,

@@ -34,7 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from dockwiz import daemon_json as dj
-from dockwiz import diffs, systemd
+from dockwiz import diffs, dockerd_flags, systemd
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.models.host_state import CertInfo, HostState, Listener
@@ -81,60 +81,22 @@ LOG_ROTATING_DRIVERS = frozenset({"json-file", "local"})
 
 
 # -- command-line flags -----------------------------------------------------------------------
-class Flag(BaseModel):
-    """One dockerd option on the command line, with the exact tokens it occupies.
-
-    A token that is not an option (``$DOCKER_OPTS``) is a Flag with ``name`` "" so it keeps its
-    place when the command line is rebuilt.
-    """
-
-    name: str
-    key: str
-    value: str | None
-    tokens: list[str]
-    index: int
+# One option of dockerd's command line with the exact tokens it occupies (dockerd_flags.Arg).
+Flag = dockerd_flags.Arg
 
 
 def split_flags(args: list[str]) -> tuple[list[Flag], list[Flag]]:
-    """Group dockerd's arguments into options and loose tokens, token-exact.
+    """dockerd's arguments as (options, other tokens), read by the one pflag-exact parser.
 
-    Token-exact so the drop-in can drop one option and keep every other token byte for byte.
+    Token-exact so the drop-in can drop one option and keep every other token byte for byte;
+    options read from one combined token (``-DH tcp://x``) share that token's ``group``.
     """
-    flags: list[Flag] = []
-    loose: list[Flag] = []
-    i = 0
-    while i < len(args):
-        tok = args[i]
-        if not tok.startswith("-") or tok in ("-", "--"):
-            loose.append(Flag(name="", key="", value=tok, tokens=[tok], index=i))
-            i += 1
-            continue
-        if tok.startswith("--"):
-            name, eq, value = tok[2:].partition("=")
-            known = dj.FLAGS_BY_NAME.get(name)
-        else:
-            short, rest = tok[1:2], tok[2:]
-            known = dj.FLAGS_BY_SHORT.get(short)
-            name = known.name if known else short
-            eq, value = ("=", rest.removeprefix("=")) if rest else ("", "")
-        tokens = [tok]
-        val: str | None = value if eq else None
-        start = i
-        takes_value = known.kind != "bool" if known else True
-        if not eq and takes_value and i + 1 < len(args):
-            nxt = args[i + 1]
-            if not nxt.startswith(("-", "$")):
-                tokens.append(nxt)
-                val = nxt
-                i += 1
-        key = known.json_key if known else name
-        flags.append(Flag(name=name, key=key, value=val, tokens=tokens, index=start))
-        i += 1
-    return flags, loose
+    parsed = dockerd_flags.parse_args(args)
+    return [a for a in parsed.args if a.is_flag], [a for a in parsed.args if not a.is_flag]
 
 
 def _flag_bool(flag: Flag) -> bool:
-    return flag.value is None or flag.value.lower() in ("true", "1", "yes")
+    return flag.bool_value is True
 
 
 # -- daemon.json ------------------------------------------------------------------------------
@@ -273,14 +235,22 @@ class _Work:
         self.data: dict[str, Any] = copy.deepcopy(self.json.data)
         self.argv = _current_exec_start(state)
         self.binary = self.argv[0] if self.argv else None
-        flags, loose = split_flags(self.argv[1:]) if self.argv else ([], [])
-        self.flags = flags
-        self.loose = loose
+        parsed = dockerd_flags.parse_args(self.argv[1:] if self.argv else [])
+        self.args = parsed.args  # every token group, in order: the base for the new argv
+        self.flags = [a for a in parsed.args if a.is_flag and a.problem is None]
+        self.loose = [a for a in parsed.args if not a.is_flag or a.problem is not None]
+        self.added: dict[int, list[list[str]]] = {}  # group -> tokens inserted after it
         self.dropped: list[Flag] = []
         self.drop_reasons: list[str] = []
 
     def flag_hosts(self) -> list[str]:
         return [f.value or "" for f in self.flags if f.key == "hosts"]
+
+    def shown(self, flag: Flag) -> str:
+        """The option as written, or spelled out when it shares a token (``-DH x``)."""
+        alone = sum(1 for a in self.args if a.group == flag.group) == 1
+        value = None if flag.kind == "bool" and flag.value is None else flag.value
+        return " ".join(flag.tokens if alone else dockerd_flags.spell(flag.name, value))
 
     def drop_flags(self, keys: set[str], why: str) -> None:
         self.drop_flag_objs([f for f in self.flags if f.key in keys], why)
@@ -290,7 +260,7 @@ class _Work:
             return
         ids = {id(f) for f in doomed}
         self.dropped.extend(doomed)
-        shown = ", ".join(" ".join(f.tokens) for f in doomed)
+        shown = ", ".join(self.shown(f) for f in doomed)
         self.notes.append(f"command line: drop {shown} ({why})")
         self.drop_reasons.append(why)
         self.flags = [f for f in self.flags if id(f) not in ids]
@@ -315,7 +285,7 @@ def _check_unmanaged_flags(work: _Work) -> None:
     process = work.state.process
     if work.argv is not None or process is None or not process.argv:
         return
-    flags = systemd.parse_dockerd_args(process.argv)
+    flags = dockerd_flags.parse_dockerd_args(process.argv)
     clash = systemd.conflicting_directives(flags, work.data)
     tcp = [h for h in flags.hosts if not _is_local_socket(h)]
     if work.intent.mode not in TCP_MODES and tcp:
@@ -544,7 +514,7 @@ def _resolve_conflicts(work: _Work) -> None:
     argv = _new_argv(work)
     if argv is None:
         return
-    left = set(systemd.conflicting_directives(systemd.parse_dockerd_args(argv), work.data))
+    left = set(systemd.conflicting_directives(dockerd_flags.parse_dockerd_args(argv), work.data))
     if left:
         keys = {f.name for f in work.flags if f.key in left or f.name in left}
         work.drop_flag_objs([f for f in work.flags if f.name in keys], why)
@@ -554,8 +524,7 @@ def _new_argv(work: _Work) -> list[str] | None:
     """The command line after the plan: the original tokens minus the dropped flags, in order."""
     if work.argv is None or work.binary is None:
         return None
-    kept = sorted([*work.flags, *work.loose], key=lambda f: f.index)
-    return [work.binary, *(tok for f in kept for tok in f.tokens)]
+    return [work.binary, *dockerd_flags.rebuild(work.args, [*work.flags, *work.loose], work.added)]
 
 
 # -- certificates -----------------------------------------------------------------------------
@@ -885,7 +854,7 @@ def _stage_live_restore(work: _Work, keys: set[str]) -> bool:
         and not state.live_restore
         and (state.running_containers is None or state.running_containers > 0)
         and work.json.repaired_text is None
-        and not any(f.key == "live-restore" for f in split_flags((work.argv or [""])[1:])[0])
+        and not any(f.key == "live-restore" for f in work.args)
         and state.hosts_conflict is None
     )
 

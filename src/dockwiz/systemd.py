@@ -7,7 +7,7 @@ ExecStart: the first unit fragment found along systemd's search path, its drop-i
 order (an empty ``ExecStart=`` resets the list), and ``$VAR``/``${VAR}`` expanded from
 Environment= and EnvironmentFile= (Debian's docker.io unit passes ``$DOCKER_OPTS`` from
 /etc/default/docker). All semantics follow systemd.syntax(7), systemd.unit(5),
-systemd.service(5) and systemd.exec(5); flag parsing follows pflag as dockerd uses it.
+systemd.service(5) and systemd.exec(5); dockerd's flags are read by dockerd_flags (pflag's rules).
 """
 
 from __future__ import annotations
@@ -23,13 +23,16 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dockwiz.daemon_json import (
-    FLAGS_BY_NAME,
-    FLAGS_BY_SHORT,
     SKIP_DUPLICATES,
-    DockerdFlag,
     flattened_items,
     resolve_host_path,
     resolve_in_root,
+)
+from dockwiz.dockerd_flags import (  # noqa: F401 - the one parser, re-exported for callers
+    FLAGS_BY_NAME,
+    DockerdFlag,
+    DockerdFlags,
+    parse_dockerd_args,
 )
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
@@ -641,115 +644,6 @@ def read_socket_unit(host: Host) -> SocketUnitState:
 # --------------------------------------------------------------------------------------------
 # dockerd's flags
 # --------------------------------------------------------------------------------------------
-
-
-class DockerdFlags(BaseModel):
-    """dockerd's command line, read the way pflag reads it.
-
-    ``options`` maps the long flag name to its value: bool for boolean flags, str for value
-    flags (the last one wins), list[str] for repeatable flags (``host``, ``log-opt``...).
-    ``order`` is the order in which options were first given, to re-render them faithfully.
-    Anything in ``unknown``, ``positional`` or ``errors`` stops dockerd before it starts
-    (it takes no arguments, so ``--tlsverify /path`` leaves a fatal stray "/path").
-    """
-
-    program: str | None = None
-    hosts: list[str] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict)
-    order: list[str] = Field(default_factory=list)
-    unknown: list[str] = Field(default_factory=list)
-    positional: list[str] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
-
-
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def _set_option(flags: DockerdFlags, flag: DockerdFlag, value: str | None) -> None:
-    if flag.name not in flags.order:
-        flags.order.append(flag.name)
-    if flag.kind == "bool":
-        if value is None or value in _GO_TRUE:
-            flags.options[flag.name] = True
-        elif value in _GO_FALSE:
-            flags.options[flag.name] = False
-        else:
-            flags.errors.append(f"invalid boolean {value!r} for --{flag.name}")
-        return
-    assert value is not None
-    if flag.kind == "list":
-        flags.options.setdefault(flag.name, []).append(value)
-        if flag.name == "host":
-            flags.hosts.append(value)
-    else:
-        flags.options[flag.name] = value
-
-
-def parse_dockerd_args(argv: list[str]) -> DockerdFlags:
-    """Parse dockerd's argv (argv[0] is the program). Never raises.
-
-    Booleans only take a value with '=' (``--tlsverify=false``), so ``--tlsverify /path``
-    is a flag followed by a stray argument, exactly as dockerd reads it.
-    """
-    flags = DockerdFlags(program=argv[0] if argv else None)
-    args = list(argv[1:])
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg == "--":
-            flags.positional.extend(args[i:])
-            break
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-            flag = FLAGS_BY_NAME.get(name)
-            if flag is None:
-                flags.unknown.append(arg)
-                continue
-            if eq:
-                _set_option(flags, flag, value)
-            elif flag.kind == "bool":
-                _set_option(flags, flag, None)
-            elif i < len(args):
-                _set_option(flags, flag, args[i])
-                i += 1
-            else:
-                flags.errors.append(f"flag needs an argument: --{name}")
-        elif arg.startswith("-") and len(arg) > 1:
-            i = _parse_shorts(flags, arg, args, i)
-        else:
-            flags.positional.append(arg)
-    return flags
-
-
-def _parse_shorts(flags: DockerdFlags, arg: str, args: list[str], i: int) -> int:
-    """pflag shorthand: '-D', '-Dl debug', '-Htcp://x', '-H=tcp://x', '-H tcp://x'."""
-    chars = arg[1:]
-    j = 0
-    while j < len(chars):
-        c = chars[j]
-        flag = FLAGS_BY_SHORT.get(c)
-        if flag is None:
-            flags.unknown.append(f"-{c}" if len(chars) > 1 else arg)
-            return i
-        rest = chars[j + 1 :]
-        if flag.kind == "bool":
-            if rest.startswith("="):
-                _set_option(flags, flag, rest[1:])
-                return i
-            _set_option(flags, flag, None)
-            j += 1
-            continue
-        if rest:
-            _set_option(flags, flag, rest[1:] if rest.startswith("=") else rest)
-        elif i < len(args):
-            _set_option(flags, flag, args[i])
-            i += 1
-        else:
-            flags.errors.append(f"flag needs an argument: -{c}")
-        return i
-    return i
 
 
 def flag_to_json_key(name: str) -> str:
