@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import psutil
 
-from dockwiz import daemon_json, dockerd_flags, findings, procnet, systemd
+from dockwiz import daemon_json, dockerd_flags, effective, findings, procnet, systemd
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
 from dockwiz.models.host_state import (
@@ -338,6 +338,27 @@ def configured_hosts(flag_hosts: Sequence[str], json_hosts: Sequence[str]) -> li
     if not out:
         out.append(Listener(kind="unix", address=f"unix://{DEFAULT_SOCKET}", source="default"))
     return out
+
+
+def add_tcp_sources(configured: list[Listener], eff: effective.Effective) -> None:
+    """Every TCP source of the next start, each with the file and line that opens it: a TCP
+    ListenStream handed over by docker.socket, a -H from an EnvironmentFile, a drop-in that
+    wins systemd's ordering. A source already listed only gains its origin."""
+    for src in eff.tcp:
+        if src.host is None or src.port is None:
+            continue
+        shown = f"[{src.host}]" if ":" in src.host else src.host
+        address = f"tcp://{shown}:{src.port}"
+        same = [c for c in configured if c.kind == "tcp" and c.address == address]
+        if same:
+            for c in same:
+                c.origin = c.origin or src.where
+            continue
+        configured.append(Listener(
+            kind="tcp", address=address, host=src.host, port=src.port,
+            loopback=procnet.is_loopback(src.host), origin=src.where,
+            source="docker.socket" if src.via == "docker.socket" else src.via,
+        ))
 
 
 def observed_listeners(
@@ -669,6 +690,7 @@ def inspect_host(host: Host) -> HostState:
     )
     state.hosts_conflict = systemd.conflict_message(next_start, data)
     state.configured_hosts = configured_hosts(parsed.hosts, _as_list(data.get("hosts")))
+    add_tcp_sources(state.configured_hosts, effective.derive(host))
     observed = None if process is None else observed_listeners(
         host, process.pid, socket_unit, internal_dirs(flags, data), notes)
     state.listeners = observed or []

@@ -265,6 +265,14 @@ def split_exec(
     to nothing, as in systemd); ``expand=False`` keeps the words as written. Raises
     SystemdError for unbalanced quotes or invalid escapes (systemd rejects the line too).
     """
+    return [word for word, _var in split_exec_traced(value, env, expand=expand)]
+
+
+def split_exec_traced(
+    value: str, env: Mapping[str, str] | None = None, *, expand: bool = True
+) -> list[tuple[str, str | None]]:
+    """:func:`split_exec` with, for each word, the variable it came from (``$DOCKER_OPTS``)
+    or None, so a listener read from an EnvironmentFile is reported against that file."""
     env = {} if env is None else env
     commands = _split_commands(value.strip(_WS))
     if not commands:
@@ -277,10 +285,16 @@ def split_exec(
         words = words[1:]  # "- /usr/bin/dockerd": the prefix stood alone
     if "@" in prefix and len(words) > 1:
         del words[1]  # the word after the path is argv[0] for the program, not an argument
-    result: list[str] = []
+    result: list[tuple[str, str | None]] = []
     for word in words:
         word = _specifiers(word)
-        result.extend(_expand_word(word, env) if expand else [word])
+        if not expand:
+            result.append((word, None))
+            continue
+        names = [m.group(1) for m in _VAR.finditer(word) if m.group(1)]
+        whole = _WHOLE_VAR.fullmatch(word)
+        origin = whole.group(1) if whole else (names[0] if names else None)
+        result.extend((w, origin) for w in _expand_word(word, env))
     return result
 
 
@@ -500,19 +514,25 @@ class ExecStartResult(BaseModel):
     argv: list[str] | None = None
     raw: str | None = None
     source: str | None = None
+    line: int | None = None  # where the ExecStart in force starts in ``source``
     candidates: list[tuple[str, str]] = Field(default_factory=list)  # (source, raw) after reset
     environment: dict[str, str] = Field(default_factory=dict)
+    environment_sources: dict[str, str] = Field(default_factory=dict)  # NAME -> file that set it
+    origins: list[str | None] = Field(default_factory=list)  # per argv word: the $VAR it came from
     problems: list[str] = Field(default_factory=list)
 
 
 def _service_environment(
-    host: Host, files: list[tuple[str, UnitFile, str]]
+    host: Host, files: list[tuple[str, UnitFile, str]], sources: dict[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
-    """Environment= then EnvironmentFile= (files override Environment=, systemd.exec(5))."""
+    """Environment= then EnvironmentFile= (files override Environment=, systemd.exec(5)).
+
+    ``sources`` (when given) receives, for each variable, the file (and line) that set it."""
+    sources = {} if sources is None else sources
     env: dict[str, str] = {}
     env_files: list[str] = []
     problems: list[str] = []
-    for _path, unit, _text in files:
+    for path, unit, _text in files:
         for entry in unit.entries:
             if entry.section != "Service":
                 continue
@@ -520,7 +540,9 @@ def _service_environment(
                 if entry.value == "":
                     env = {}
                 else:
-                    env.update(parse_environment_assignments(entry.value))
+                    assigned = parse_environment_assignments(entry.value)
+                    env.update(assigned)
+                    sources.update({k: f"{path}:{entry.line}" for k in assigned})
             elif entry.key == "EnvironmentFile":
                 if entry.value == "":
                     env_files = []
@@ -538,7 +560,9 @@ def _service_environment(
                 problems.append(f"EnvironmentFile={path} cannot be read ({problem}): "
                                 "systemd will refuse to start the service")
             continue
-        env.update(parse_env_file(text))
+        from_file = parse_env_file(text)
+        env.update(from_file)
+        sources.update({k: path for k in from_file})
     return env, problems
 
 
@@ -554,16 +578,20 @@ def _effective_exec_start(host: Host, name: str) -> tuple[ExecStartResult, _Load
     if loaded.fragment is None or loaded.masked:
         return result, loaded
     candidates: list[tuple[str, str]] = []
+    lines: list[int] = []
     reset_seen = False
     for path, unit, _text in loaded.files:
-        for value in unit.values("Service", "ExecStart"):
-            if value == "":
-                candidates = []
+        for entry in unit.entries:
+            if entry.section != "Service" or entry.key != "ExecStart":
+                continue
+            if entry.value == "":
+                candidates, lines = [], []
                 reset_seen = True
             else:
-                candidates.append((path, value))
+                candidates.append((path, entry.value))
+                lines.append(entry.line)
     result.candidates = candidates
-    env, env_problems = _service_environment(host, loaded.files)
+    env, env_problems = _service_environment(host, loaded.files, result.environment_sources)
     result.environment = env
     result.problems.extend(env_problems)
     if not candidates:
@@ -583,9 +611,11 @@ def _effective_exec_start(host: Host, name: str) -> tuple[ExecStartResult, _Load
             )
         return result, loaded
     source, raw = candidates[0]
-    result.source, result.raw = source, raw
+    result.source, result.raw, result.line = source, raw, lines[0]
     try:
-        result.argv = split_exec(raw, env)
+        traced = split_exec_traced(raw, env)
+        result.argv = [word for word, _ in traced]
+        result.origins = [origin for _, origin in traced]
     except SystemdError as exc:
         result.problems.append(f"ExecStart in {source}: {exc.message}")
     return result, loaded
@@ -614,6 +644,33 @@ def read_docker_unit(host: Host) -> UnitState:
             DropIn(path=path, text=text, sets_exec_start=bool(unit.values("Service", "ExecStart")))
         )
     return state
+
+
+class ListenStreamEntry(BaseModel):
+    """One ListenStream= in force for a socket unit, with the file and line that set it."""
+
+    value: str
+    path: str
+    line: int
+
+
+def socket_listen_streams(host: Host, name: str = "docker.socket") -> tuple[
+        list[ListenStreamEntry], bool]:
+    """The ListenStream= values in force (fragment, then drop-ins in systemd's order, an empty
+    assignment resets), and whether the unit is there at all (present and not masked)."""
+    loaded = _load(host, name)
+    if loaded.fragment is None or loaded.masked:
+        return [], False
+    streams: list[ListenStreamEntry] = []
+    for path, unit, _text in loaded.files:
+        for entry in unit.entries:
+            if entry.section == "Socket" and entry.key == "ListenStream":
+                if entry.value == "":
+                    streams = []
+                else:
+                    streams.append(ListenStreamEntry(value=entry.value, path=path,
+                                                     line=entry.line))
+    return streams, True
 
 
 def read_socket_unit(host: Host) -> SocketUnitState:
