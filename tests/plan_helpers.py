@@ -13,11 +13,12 @@ import pytest
 
 from dockwiz import inspect as inspect_mod
 from dockwiz import pki
+from dockwiz.effective import derive
 from dockwiz.host import Host
 from dockwiz.models.host_state import DockerVersion, HostState
 from dockwiz.models.intent import Intent
 from dockwiz.models.plan import Plan
-from dockwiz.plan import build_plan, observe_material
+from dockwiz.plan import build_plan, check_plan_result, observe_material
 
 UNIT = "/lib/systemd/system/docker.service"
 
@@ -163,7 +164,10 @@ def observe(root: Path, intent: Intent) -> HostState:
 
 
 def plan_for(root: Path, intent: Intent) -> Plan:
-    return build_plan(observe(root, intent), intent)
+    """As plan_for_host does: with the host's effective sources, and the result re-derived."""
+    plan = build_plan(observe(root, intent), intent, sources=derive(Host(root)))
+    check_plan_result(Host(root), plan)
+    return plan
 
 
 def apply_files(root: Path, plan: Plan) -> None:
