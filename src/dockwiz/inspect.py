@@ -39,6 +39,7 @@ from dockwiz.models.host_state import (
     SocketUnitState,
     TlsSettings,
 )
+from dockwiz.policy import is_loopback
 from dockwiz.unixsock import connect_unix
 
 PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
@@ -324,7 +325,7 @@ def to_listener(url: str, source: str) -> Listener | None:
     port = int(m.group(2)) if m.group(2) else 2375
     shown = f"[{name}]" if ":" in name else name
     return Listener(kind="tcp", address=f"tcp://{shown}:{port}", host=name, port=port,
-                    loopback=procnet.is_loopback(name), source=src)
+                    loopback=is_loopback(name), source=src)
 
 
 def configured_hosts(flag_hosts: Sequence[str], json_hosts: Sequence[str]) -> list[Listener]:
@@ -356,7 +357,7 @@ def add_tcp_sources(configured: list[Listener], eff: effective.Effective) -> Non
             continue
         configured.append(Listener(
             kind="tcp", address=address, host=src.host, port=src.port,
-            loopback=procnet.is_loopback(src.host), origin=src.where,
+            loopback=is_loopback(src.host), origin=src.where,
             source="docker.socket" if src.via == "docker.socket" else src.via,
         ))
 

@@ -32,7 +32,10 @@ def is_loopback(host: str | None) -> bool:
     """The daemon's notion of local (DOMAIN §1): 'localhost' or a loopback IP.
 
     0.0.0.0 and :: are wildcards (every interface), not loopback. Other host names are treated
-    as remote: we do not resolve them, and guessing "local" would be the unsafe direction.
+    as remote: we do not resolve them, and guessing "local" would be the unsafe direction
+    (``127.evil.example`` and ``localhost.localdomain`` are names, not loopback IPs). An
+    IPv4-mapped ``::ffff:127.x.y.z`` is loopback as Go (and so dockerd) sees it: ``To4()``
+    turns it into 127.x.y.z, and binding it listens on the IPv4 loopback only.
     """
     if host is None:
         return False
@@ -40,9 +43,11 @@ def is_loopback(host: str | None) -> bool:
     if h == "localhost":
         return True
     try:
-        return ipaddress.ip_address(h).is_loopback
+        ip = ipaddress.ip_address(h)
     except ValueError:
         return False
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return (mapped or ip).is_loopback
 
 
 def is_wildcard(host: str) -> bool:

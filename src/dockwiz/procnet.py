@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockwiz.models.host_state import Listener
+from dockwiz.policy import is_loopback as is_loopback  # the one rule, re-exported
 
 PROC = Path("/proc")
 TCP_LISTEN = "0A"
@@ -51,16 +52,6 @@ def decode_ipv6(hexaddr: str) -> str:
     raw = bytes.fromhex(hexaddr)
     swapped = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
     return str(ipaddress.IPv6Address(swapped))
-
-
-def is_loopback(host: str) -> bool:
-    """dockerd's notion of local: the literal ``localhost`` or a loopback IP (DOMAIN §1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def tcp_listener(ip: str, port: int) -> Listener:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from dockwiz import daemon_json as dj
 from dockwiz import diffs, systemd
 from dockwiz.diffs import plan_diff
-from dockwiz.effective import derive, forbidden_tcp
+from dockwiz.effective import allowed_tcp, derive, forbidden_tcp
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.inspect import merge_tls
@@ -378,8 +379,8 @@ def units(draw: st.DrawFn) -> dict[str, str]:
 @st.composite
 def intents(draw: st.DrawFn) -> Intent:
     mode = draw(st.sampled_from(list(Mode)))
-    listen = draw(st.sampled_from([None, "127.0.0.1", "localhost", "10.0.0.5", "0.0.0.0", "::1"]))
-    sans = ["10.0.0.5"] if listen == "0.0.0.0" else []
+    listen = draw(st.sampled_from(LISTEN_CASES))
+    sans = ["10.0.0.5"] if listen in ("0.0.0.0", "[::]") else []
     hard = Hardening(
         live_restore=draw(st.booleans()), icc_off=draw(st.booleans()),
         no_new_privileges=draw(st.booleans()), log_rotation=draw(st.booleans()),
@@ -395,6 +396,50 @@ def _effective(plan: Plan) -> tuple[list[str], dict[str, Any]]:
     hosts = systemd.effective_hosts(flags, data)
     tls = merge_tls(flags.options, data)
     return hosts, {"tls": tls}
+
+
+def oracle_loopback(host: str) -> bool:
+    """DOMAIN §1, written here independently of production: the literal name ``localhost``, or
+    an address that IS a loopback IP (127.0.0.0/8, ::1, or 127/8 mapped into IPv6, which Go
+    reads as IPv4). Names are never resolved; wildcards are not loopback."""
+    h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if h.lower() == "localhost":
+        return True
+    try:
+        return socket.inet_pton(socket.AF_INET, h)[0] == 127
+    except OSError:
+        pass
+    try:
+        raw = socket.inet_pton(socket.AF_INET6, h)
+    except OSError:
+        return False
+    return raw == bytes(15) + b"\x01" or (raw[:12] == bytes(10) + b"\xff\xff" and raw[12] == 127)
+
+
+LISTEN_CASES = [None, "127.0.0.1", "localhost", "10.0.0.5", "0.0.0.0", "::1", "127.evil.example",
+                "localhost.localdomain", "::ffff:127.0.0.1", "[::]"]
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
+    ("[::1]", True), ("::ffff:127.0.0.1", True), ("[::ffff:127.0.0.1]", True),
+    ("127.evil.example", False), ("localhost.localdomain", False), ("[::]", False),
+    ("0.0.0.0", False), ("::", False), ("127.1", False), ("10.0.0.5", False),
+    ("::ffff:10.0.0.5", False), ("docker", False),
+])
+def test_loopback_cases_oracle_and_production_agree(host: str, loopback: bool) -> None:
+    assert oracle_loopback(host) is loopback
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("listen", ["127.evil.example", "localhost.localdomain", "[::]"])
+def test_tls_only_on_a_name_that_only_looks_local_is_refused_on_27(
+        listen: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_version(monkeypatch, "27.0.3")
+    root = make_root(tmp_path, "{}\n", {})
+    sans = {"sans_ip": ["10.0.0.5"]} if listen == "[::]" else {}
+    with pytest.raises(DockwizError):
+        plan_for(root, Intent(mode=Mode.TLS, listen_host=listen, **sans))
 
 
 def _tcp_host(url: str) -> str:
@@ -427,13 +472,15 @@ def test_property_no_unauthenticated_remote_tcp_and_idempotent(
             if not url.startswith("tcp://"):
                 continue
             assert tls.enabled, f"plain TCP on {url}"
-            if not is_loopback(_tcp_host(url)) and (major is None or major >= 27):
+            if not oracle_loopback(_tcp_host(url)) and (major is None or major >= 27):
                 assert tls.verifies_clients and tls.tlscacert, f"{url} without mTLS on {version}"
         if intent.mode in (Mode.UNIX, Mode.SSH):
             assert not any(h.startswith("tcp://") for h in hosts)
         assert hosts, "the plan leaves the daemon without any socket"
         apply_files(root, plan)
         apply_certs(root, plan)
+        written = derive(Host(root))  # the listeners as the written files say, not the plan
+        assert forbidden_tcp(written, allowed_tcp(plan)) == [], written.tcp
         again = plan_for(root, intent)
         assert again.is_empty, plan_diff(again)
 
