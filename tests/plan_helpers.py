@@ -13,7 +13,7 @@ import pytest
 
 from dockwiz import inspect as inspect_mod
 from dockwiz import pki
-from dockwiz.effective import derive
+from dockwiz.effective import derive, write_changes
 from dockwiz.host import Host
 from dockwiz.models.host_state import DockerVersion, HostState
 from dockwiz.models.intent import Intent
@@ -172,14 +172,7 @@ def plan_for(root: Path, intent: Intent) -> Plan:
 
 def apply_files(root: Path, plan: Plan) -> None:
     """What apply does to files: write each after-text with its mode, delete on None."""
-    for change in plan.files:
-        local = root / change.path.lstrip("/")
-        if change.after is None:
-            local.unlink(missing_ok=True)
-            continue
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_text(change.after)
-        os.chmod(local, change.mode)
+    write_changes(root, plan.files)
 
 
 def apply_certs(root: Path, plan: Plan) -> None:

@@ -307,14 +307,21 @@ def derive_after(host: Host, files: list[FileChange]) -> Effective:
         wanted = [*_READ, *_env_files(host)]
         for host_path in wanted:
             _copy_in(host, host_path, scratch)
-        for change in files:
-            target = scratch / change.path.lstrip("/")
-            if change.after is None:
-                target.unlink(missing_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(change.after)
+        write_changes(scratch, files)
         return derive(Host(scratch))
+
+
+def write_changes(root: Path, files: list[FileChange]) -> None:
+    """Lay ``files`` over a scratch root (plain writes with their modes; None deletes). Only
+    for scratch trees: the real apply writes atomically through its transaction."""
+    for change in files:
+        target = root / change.path.lstrip("/")
+        if change.after is None:
+            target.unlink(missing_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(change.after)
+        target.chmod(change.mode)
 
 
 def _env_files(host: Host) -> list[str]:
