@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install dockwiz into ./.venv, plus the system packages a lab host needs.
 # Usage (as root on Debian 12): bash scripts/install.sh [--test]
-#   --test  also installs what the test suite needs (pytest & co, tmux, busybox-static, rsvg).
+#   --test  also installs what the test suite needs (pytest & co, tmux, busybox-static, rsvg)
+#           and fetches the lab engines (dockwiz lab engines --fetch).
 # Idempotent: re-running only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,5 +37,10 @@ if [ "$with_tests" = 1 ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
 else
   .venv/bin/python -m pip install -q -e .
+fi
+if [ "$with_tests" = 1 ]; then
+  # the lab engines the e2e tests run (Docker 26.1 and 28.5 from Debian's archive, ~20 MB each,
+  # cached in /var/cache/dockwiz/engines; never installed, the machine's apt setup untouched)
+  .venv/bin/dockwiz lab engines --fetch >/dev/null
 fi
 echo "install.sh: dockwiz installed in $(pwd)/.venv ($(.venv/bin/dockwiz --version))"

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install.sh --test
 echo "== ruff";   .venv/bin/ruff check src tests bench
 echo "== mypy";   .venv/bin/mypy
+echo "== import layers"; .venv/bin/lint-imports --no-cache
 echo "== pytest"; .venv/bin/pytest -q -p no:cacheprovider "$@"

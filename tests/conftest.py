@@ -27,7 +27,8 @@ def _lab_prerequisites_problem() -> str | None:
 
 @pytest.fixture
 def lab_factory(tmp_path: Path) -> Iterator[LabFactory]:
-    """``lab_factory(scenario, wait=30.0) -> Lab``: a lab under tmp_path, torn down afterwards.
+    """``lab_factory(scenario, wait=30.0, docker=None) -> Lab``: a lab under tmp_path (on the
+    Docker engine ``docker``, default the machine's), torn down afterwards.
 
     Teardown stops every lab made here and asserts that none of their dockerd PIDs (nor any
     child of theirs) is left running.
@@ -37,9 +38,9 @@ def lab_factory(tmp_path: Path) -> Iterator[LabFactory]:
         pytest.fail(problem)
     made: list[Lab] = []
 
-    def make(scenario: str, *, wait: float = 30.0) -> Lab:
+    def make(scenario: str, *, wait: float = 30.0, docker: str | None = None) -> Lab:
         directory = tmp_path / f"lab{len(made)}"
-        lab = lab_up(directory, scenario, wait=wait)
+        lab = lab_up(directory, scenario, wait=wait, docker=docker)
         made.append(lab)
         return lab
 

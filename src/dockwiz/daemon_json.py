@@ -32,7 +32,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -183,6 +183,7 @@ _STR_LIST_KEYS = frozenset(
      "node-generic-resources", "cdi-spec-dirs"}
 )
 _STR_MAP_KEYS = frozenset({"log-opts"})
+_GO_INT_MIN, _GO_INT_MAX = -(2**63), 2**63 - 1  # Go's int on 64-bit Linux
 
 
 def _json_type(value: Any) -> str:
@@ -210,6 +211,8 @@ def _type_problem(key: str, value: Any) -> str | None:
         return f"{key}: must be a string, found {_json_type(value)}"
     if key in _INT_KEYS and (isinstance(value, bool) or not isinstance(value, int)):
         return f"{key}: must be a whole number, found {_json_type(value)}"
+    if key in _INT_KEYS and not _GO_INT_MIN <= value <= _GO_INT_MAX:
+        return f"{key}: {value} does not fit dockerd's 64-bit whole number"
     if key in _STR_LIST_KEYS:
         if not isinstance(value, list):
             return f"{key}: must be a list of strings, found {_json_type(value)}"
@@ -491,12 +494,20 @@ class _Parser:
         literal = m.group(0)
         start = self.pos
         self.pos = end
+        # dockerd first decodes the whole file into Go's interface{} (float64): a number beyond
+        # float64's range anywhere stops it ("cannot unmarshal number ... of type float64",
+        # checked with 28.5.2's --validate). float() of a long literal is inf, never an error,
+        # while int() refuses more than 4300 digits: test the range before converting.
+        if math.isinf(float(literal)):
+            shown = literal if len(literal) <= 24 else f"{literal[:12]}...({len(literal)} chars)"
+            raise self.fail(
+                f"number {shown} is too large: dockerd cannot read numbers beyond about 1.8e308",
+                pos=start,
+                hint="write the value dockerd expects (a whole number fits in 64 bits)",
+            )
         if re.fullmatch(r"-?[0-9]+", literal):
             return int(literal)
-        value = float(literal)
-        if math.isinf(value):
-            raise self.fail(f"number {literal} is too large", pos=start)
-        return value
+        return float(literal)
 
 
 def _strip_bom(text: str) -> tuple[str, bool]:
@@ -777,46 +788,14 @@ def _decode(raw: bytes) -> tuple[str, JsonProblem | None]:
         )
 
 
-_MAX_SYMLINKS = 40
-
-
 def resolve_host_path(host: Host, host_path: str) -> str:
-    """``host_path`` with every symlink followed INSIDE the host root (a host path again).
-
-    On a sandbox root an absolute symlink (``/etc/docker/daemon.json -> /srv/cfg.json``) must
-    resolve under the root: the kernel would read this machine's own file instead. A unit
-    masked with a link to /dev/null comes back as "/dev/null". Missing parts stay as written.
-    """
-    todo = list(PurePosixPath(host_path).parts[1:])
-    current = PurePosixPath("/")
-    hops = 0
-    while todo:
-        part = todo.pop(0)
-        if part in ("", "."):
-            continue
-        if part == "..":
-            current = current.parent
-            continue
-        candidate = current / part
-        local = host.path(str(candidate))
-        if local.is_symlink():
-            hops += 1
-            if hops > _MAX_SYMLINKS:
-                raise OSError(errno.ELOOP, "Too many levels of symbolic links", host_path)
-            target = PurePosixPath(local.readlink())
-            if target.is_absolute():
-                current = PurePosixPath("/")
-                todo = list(target.parts[1:]) + todo
-            else:
-                todo = list(target.parts) + todo
-            continue
-        current = candidate
-    return str(current)
+    """Deprecated spelling of :meth:`Host.resolve_host_path` (kept while callers move)."""
+    return host.resolve_host_path(host_path)
 
 
 def resolve_in_root(host: Host, host_path: str) -> Path:
-    """The local path to open for ``host_path``, symlinks resolved inside the root."""
-    return host.path(resolve_host_path(host, host_path))
+    """Deprecated spelling of :meth:`Host.resolve` (kept while callers move)."""
+    return host.resolve(host_path)
 
 
 def read_daemon_json(host: Host, path: str = DEFAULT_PATH) -> DaemonJsonState:

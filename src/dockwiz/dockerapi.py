@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import ipaddress
 import socket
 import ssl
 import time
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
+from dockwiz.docker_paths import PLAIN_PORT, SOCKET_PATH
 from dockwiz.netns import in_host_netns
 from dockwiz.unixsock import connect_unix
 
@@ -376,7 +376,6 @@ class Endpoint:
         return self.host in (IPV4_ANY, "::")
 
 
-DEFAULT_UNIX = "/var/run/docker.sock"
 IPV4_ANY = "0.0.0.0"  # noqa: S104 - recognised in configs, never bound
 
 
@@ -384,9 +383,9 @@ def parse_endpoint(url: str) -> Endpoint:
     """Parse ``unix:///p``, ``tcp://h:p``, ``fd://``; a bare ``h:p`` is TCP like dockerd's -H."""
     text = url.strip()
     if text.startswith("fd://"):
-        return Endpoint(url=text, kind="fd", path=DEFAULT_UNIX)
+        return Endpoint(url=text, kind="fd", path=SOCKET_PATH)
     if text.startswith("unix://"):
-        return Endpoint(url=text, kind="unix", path=text[len("unix://") :] or DEFAULT_UNIX)
+        return Endpoint(url=text, kind="unix", path=text[len("unix://") :] or SOCKET_PATH)
     if text.startswith("/"):
         return Endpoint(url=f"unix://{text}", kind="unix", path=text)
     if "://" not in text:
@@ -400,16 +399,8 @@ def parse_endpoint(url: str) -> Endpoint:
         raise ValueError(f"bad port in endpoint {url!r}") from None
     host = parts.hostname or "localhost"  # dockerd reads ``tcp://:P`` as localhost
     if port is None:
-        port = 2375  # dockerd's default for a TCP host without a port
+        port = PLAIN_PORT  # dockerd's default for a TCP host without a port
     return Endpoint(url=f"tcp://{_host_header(host, port)}", kind="tcp", host=host, port=port)
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def ping_endpoint(
@@ -455,10 +446,8 @@ def _ping_call(
 ) -> Callable[[], ApiResponse]:
     if ep.kind in ("unix", "fd"):
         assert ep.path is not None
-        from dockwiz.inspect import resolve_in_root  # inspect uses this module
-
         try:  # a sandbox's var/run -> /run must mean the sandbox's /run, not this machine's
-            local = resolve_in_root(host, ep.path)
+            local = host.resolve(ep.path)
         except OSError:
             local = host.path(ep.path)
         return lambda: ping_unix(local, timeout)

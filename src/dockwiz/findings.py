@@ -9,7 +9,7 @@ TUI and the CLI all agree on what is wrong.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from dockwiz.models.host_state import (
@@ -21,7 +21,6 @@ from dockwiz.models.host_state import (
     Severity,
 )
 
-EXPIRY_WARNING = timedelta(days=30)
 MTLS_FIX = (
     "dockwiz plan --mode mtls --listen ADDR:2376, then dockwiz apply (mutual TLS), or "
     "--mode unix / --mode ssh to drop TCP"
@@ -362,8 +361,15 @@ def _no_ca_finding(state: HostState) -> Finding:
 
 
 def check_certs(state: HostState) -> list[Finding]:
+    """Certificate findings; every judgement (expiry, SAN coverage, key and file modes) is
+    pki.checks', so inspect, plan, apply and ``certs show`` agree on what is wrong."""
+    if not state.certs:
+        return []
+    from dockwiz.addresses import is_ip
+
     out: list[Finding] = []
-    tcp_ips = {t.host for t in tcp_endpoints(state) if t.host and not _wildcard(t.host)}
+    tcp_hosts = [t.host for t in tcp_endpoints(state) if t.host and not _wildcard(t.host)]
+    tcp_ips = sorted({h for h in tcp_hosts if is_ip(h)})
     now = datetime.now(UTC)
     for cert in state.certs:
         out.extend(_cert_findings(cert, tcp_ips, now))
@@ -374,17 +380,7 @@ def _wildcard(host: str) -> bool:
     return host in ("0.0.0.0", "::", "")  # noqa: S104 - recognising, not binding
 
 
-def _is_ip(text: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _cert_findings(cert: CertInfo, tcp_ips: set[str], now: datetime) -> list[Finding]:
+def _cert_findings(cert: CertInfo, tcp_ips: list[str], now: datetime) -> list[Finding]:
     if not cert.exists:
         if cert.role == "ca" and cert.path.endswith("/.docker/ca.pem"):
             return []  # the tlsverify-without-CA finding already explains the missing default
@@ -419,14 +415,17 @@ def _cert_findings(cert: CertInfo, tcp_ips: set[str], now: datetime) -> list[Fin
 
 
 def _cert_validity(cert: CertInfo, now: datetime) -> list[Finding]:
+    from dockwiz.pki import checks
+
+    state = checks.expiry(None, cert.not_after, now)
     if cert.not_after is None:
         return []
-    if cert.not_after <= now:
+    if state == "expired":
         return [_f("DW-CERT-EXPIRED", "critical", f"The {cert.role} certificate has expired",
                    "Every TLS handshake with it fails: clients cannot reach the daemon over TCP.",
                    "Reissue it: dockwiz certs (or dockwiz plan --mode mtls).",
                    evidence=f"{cert.path}: not after {cert.not_after.isoformat()}")]
-    if cert.not_after - now <= EXPIRY_WARNING:
+    if state == "expiring":
         return [_f("DW-CERT-EXPIRING", "medium", f"The {cert.role} certificate expires soon",
                    "When it expires every TLS client is locked out at once.",
                    "Renew it before it expires: dockwiz certs.",
@@ -434,14 +433,16 @@ def _cert_validity(cert: CertInfo, now: datetime) -> list[Finding]:
     return []
 
 
-def _server_names(cert: CertInfo, tcp_ips: set[str]) -> list[Finding]:
-    if not cert.dns_names and not cert.ip_addresses:
+def _server_names(cert: CertInfo, tcp_ips: list[str]) -> list[Finding]:
+    from dockwiz.pki import checks
+
+    if not checks.has_sans(cert):
         return [_f("DW-CERT-LEGACY-CN", "high", "The server certificate has no subjectAltName",
                    "Go clients (the docker CLI) ignore the legacy Common Name and reject the "
                    "certificate for every name and IP (docker/docs#16652).",
                    "Reissue with SANs for every name and IP clients dial: dockwiz certs --san ...",
                    evidence=f"{cert.path}: subject {cert.subject}")]
-    missing = sorted(ip for ip in tcp_ips if _is_ip(ip) and ip not in cert.ip_addresses)
+    missing = checks.uncovered(cert, tcp_ips)
     if missing:
         return [_f("DW-CERT-NO-IP-SAN", "high",
                    "The server certificate does not cover the address the daemon listens on",
@@ -462,9 +463,12 @@ CIS_CERT_MODE = {"ca": ("3.10", "3.9"), "server": ("3.12", "3.11")}
 
 
 def _cert_modes(cert: CertInfo) -> list[Finding]:
+    from dockwiz.pki import CERT_MODE, checks
+
     out: list[Finding] = []
-    if cert.key_path and cert.key_mode is not None and cert.key_mode & 0o777 != 0o400:
-        loose = bool(cert.key_mode & 0o077)
+    verdict = checks.key_mode_verdict(cert.key_mode)
+    if cert.key_path and cert.key_mode is not None and verdict is not None:
+        loose = verdict == "readable-by-others"
         out.append(_f("DW-KEY-MODE", "high" if loose else "low",
                       "The private key's mode is " + oct(cert.key_mode & 0o777)[2:],
                       ("Group or others can read the key and impersonate the "
@@ -474,18 +478,22 @@ def _cert_modes(cert: CertInfo) -> list[Finding]:
                       evidence=f"{cert.key_path}: {oct(cert.key_mode & 0o777)}"))
     if cert.role in CIS_CERT_MODE:
         mode_cis, owner_cis = CIS_CERT_MODE[cert.role]
-        out.extend(_file_mode("DW-CERT-MODE", cert.path, cert.mode, cert.uid, 0o444,
-                              mode_cis, owner_cis))
+        out.extend(_file_mode("DW-CERT-MODE", cert.path, cert.mode, cert.uid, CERT_MODE,
+                              mode_cis, owner_cis, wide=checks.cert_mode_too_wide(cert.mode)))
     return out
 
 
 def _file_mode(
     id_: str, path: str, mode: int | None, uid: int | None, allowed: int,
-    mode_cis: str, owner_cis: str,
+    mode_cis: str, owner_cis: str, wide: bool | None = None,
 ) -> list[Finding]:
-    """CIS section 3: a file no more permissive than ``allowed`` and owned by root."""
+    """CIS section 3: a file no more permissive than ``allowed`` and owned by root.
+
+    ``wide``: the judgement made elsewhere (a certificate's, by pki.checks), else computed."""
     out: list[Finding] = []
-    if mode is not None and mode & 0o777 & ~allowed:
+    if wide is None:
+        wide = mode is not None and bool(mode & 0o777 & ~allowed)
+    if mode is not None and wide:
         writable = bool(mode & 0o022)
         out.append(_f(id_, "high" if writable else "low",
                       f"{path} is mode {oct(mode & 0o777)[2:]} (want {oct(allowed)[2:]} or "

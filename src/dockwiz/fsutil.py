@@ -11,6 +11,7 @@ crash.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -56,6 +57,10 @@ def atomic_write(
     for the moment between create and chmod; the final mode is applied before any data.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if path.is_dir() and not path.is_symlink():
+        # rename() would refuse too, but only after a temp file was created next to it (in the
+        # PARENT of the directory, e.g. '/' for '/tmp'): fail before touching anything.
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     directory = path.parent
     tmp = directory / f".{path.name}.dwtmp-{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode & 0o700)

@@ -11,6 +11,7 @@ network namespace so that TCP probes reach the lab daemon and nothing else.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -20,9 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from dockwiz.errors import DockwizError
 
-class HostPathError(ValueError):
-    """A host path that is relative or escapes the host root."""
+_MAX_SYMLINKS = 40
+
+
+class HostPathError(DockwizError, ValueError):
+    """A host path that is relative, or that a symlink leads out of the host root."""
 
 
 @dataclass(frozen=True)
@@ -127,9 +132,14 @@ class Host:
         """True when the root is the machine's own ``/``."""
         return self.root == Path("/")
 
-    # -- paths -------------------------------------------------------------------------------
+    # -- paths: the one door -----------------------------------------------------------------
+    # Three ways in, one rule: nothing the core touches on a sandbox root is ever this machine's
+    # own file. ``path`` maps the string; ``resolve`` is for reading (links are followed INSIDE
+    # the root, as the daemon on that host would see them); ``writable`` is for anything that
+    # writes, creates, changes or deletes (a link that leads out of the root is refused, naming
+    # the link, because the kernel would follow it to this machine's files).
     def path(self, host_path: str | PurePosixPath) -> Path:
-        """Map an absolute host path to the local path under the root; refuse escapes."""
+        """Map an absolute host path to the local path under the root (a string operation)."""
         p = PurePosixPath(host_path)
         if not p.is_absolute():
             raise HostPathError(f"host paths are absolute, got {str(host_path)!r}")
@@ -142,6 +152,72 @@ class Host:
         """Inverse of :meth:`path`: the path as the daemon on this host sees it."""
         rel = Path(local).resolve().relative_to(self.root)
         return "/" + rel.as_posix() if str(rel) != "." else "/"
+
+    def resolve_host_path(self, host_path: str) -> str:
+        """``host_path`` with every symlink followed INSIDE the host root (a host path again).
+
+        On a sandbox root an absolute symlink (``/etc/docker/daemon.json -> /srv/cfg.json``) must
+        resolve under the root: the kernel would read this machine's own file instead. A unit
+        masked with a link to /dev/null comes back as "/dev/null". Missing parts stay as written.
+        """
+        todo = list(PurePosixPath(host_path).parts[1:])
+        current = PurePosixPath("/")
+        hops = 0
+        while todo:
+            part = todo.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                current = current.parent
+                continue
+            candidate = current / part
+            local = self.path(str(candidate))
+            if local.is_symlink():
+                hops += 1
+                if hops > _MAX_SYMLINKS:
+                    raise OSError(errno.ELOOP, "Too many levels of symbolic links", host_path)
+                target = PurePosixPath(local.readlink())
+                if target.is_absolute():
+                    current = PurePosixPath("/")
+                    todo = list(target.parts[1:]) + todo
+                else:
+                    todo = list(target.parts) + todo
+                continue
+            current = candidate
+        return str(current)
+
+    def resolve(self, host_path: str) -> Path:
+        """The local path to OPEN for reading ``host_path``, symlinks resolved inside the root."""
+        return self.path(self.resolve_host_path(host_path))
+
+    def writable(self, host_path: str) -> Path:
+        """The local path to write, create, chmod or delete ``host_path``; never outside the root.
+
+        Every existing component is checked as the kernel will walk it: a symlink whose target
+        (followed the kernel's way) lies outside a sandbox root is refused with an error naming
+        the link. A link that stays inside the root is fine. On ``/`` nothing is outside. The
+        check and the write are not one atomic step: dockwiz runs as root on root-owned trees,
+        where only root can swap a directory for a link in between.
+        """
+        local = self.path(host_path)
+        if self.is_real:
+            return local
+        probe = self.root
+        for part in local.relative_to(self.root).parts:
+            probe = probe / part
+            if not probe.is_symlink():
+                if not probe.exists():
+                    break
+                continue
+            target = Path(os.path.realpath(probe))
+            if not target.is_relative_to(self.root):
+                shown = "/" + probe.relative_to(self.root).as_posix()
+                raise HostPathError(
+                    f"{shown} is a symlink to {probe.readlink()}, which leads outside the host "
+                    f"root {self.root}; refusing to write {host_path} through it",
+                    f"replace the symlink {probe} with a directory (or file) inside {self.root}",
+                )
+        return local
 
     def exists(self, host_path: str) -> bool:
         return self.path(host_path).exists()

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import psutil
 
 from dockwiz import daemon_json, dockerd_flags, effective, findings, procnet, systemd
+from dockwiz.addresses import is_loopback
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
 from dockwiz.models.host_state import (
@@ -39,7 +40,6 @@ from dockwiz.models.host_state import (
     SocketUnitState,
     TlsSettings,
 )
-from dockwiz.policy import is_loopback
 from dockwiz.unixsock import connect_unix
 
 PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")

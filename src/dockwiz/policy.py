@@ -9,12 +9,23 @@ so a caller can show them all at once; ``plan.build_plan`` raises on the first b
 
 from __future__ import annotations
 
-import ipaddress
 import re
+import shlex
 
+from dockwiz.addresses import (
+    host_problem,
+    is_ip,
+    is_loopback,
+    is_wildcard,
+    parse_listen,
+    shown,
+    strip_brackets,
+    url_host,
+    valid_host,
+)
+from dockwiz.daemon_facts import ANNOUNCED, Exposure, startup_behaviour
 from dockwiz.models.host_state import HostState, parse_major
 from dockwiz.models.intent import (
-    DEFAULT_TLS_PORT,
     LOOPBACK_DEFAULT,
     TCP_MODES,
     Intent,
@@ -24,56 +35,13 @@ from dockwiz.models.intent import (
 
 V27 = 27
 
-def strip_brackets(host: str) -> str:
-    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
-
-
-def is_loopback(host: str | None) -> bool:
-    """The daemon's notion of local (DOMAIN §1): 'localhost' or a loopback IP.
-
-    0.0.0.0 and :: are wildcards (every interface), not loopback. Other host names are treated
-    as remote: we do not resolve them, and guessing "local" would be the unsafe direction
-    (``127.evil.example`` and ``localhost.localdomain`` are names, not loopback IPs). An
-    IPv4-mapped ``::ffff:127.x.y.z`` is loopback as Go (and so dockerd) sees it: ``To4()``
-    turns it into 127.x.y.z, and binding it listens on the IPv4 loopback only.
-    """
-    if host is None:
-        return False
-    h = strip_brackets(host.strip()).lower()
-    if h == "localhost":
-        return True
-    try:
-        ip = ipaddress.ip_address(h)
-    except ValueError:
-        return False
-    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
-    return (mapped or ip).is_loopback
-
-
-def is_wildcard(host: str) -> bool:
-    h = strip_brackets(host.strip())
-    return h in ("0.0.0.0", "::", "")  # noqa: S104 - recognising the wildcard, not binding
-
-
-_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-
-
-def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(strip_brackets(text))
-    except ValueError:
-        return False
-    return True
-
-
-def valid_host(host: str) -> bool:
-    """An IP address or an RFC 1123 host name (what dockerd can bind and a cert can name)."""
-    if is_ip(host):
-        return True
-    if len(host) > 253 or not host:
-        return False
-    return all(_HOSTNAME_LABEL.match(label) for label in host.rstrip(".").split("."))
-
+# Address syntax lives in dockwiz.addresses; these names stay importable from here for callers
+# that learnt them from policy (the planner, the TUI's screens).
+__all__ = [
+    "V27", "allowed_modes", "check_intent", "effective_major", "is_ip", "is_loopback",
+    "is_wildcard", "parse_listen", "resolve_listen_host", "ssh_context_line", "strip_brackets",
+    "v27_rules_apply", "valid_host", "valid_user_name",
+]
 
 def effective_major(state: HostState, intent: Intent) -> int | None:
     if intent.docker_version:
@@ -87,20 +55,25 @@ def v27_rules_apply(major: int | None) -> bool:
 
 
 def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
+    """The v27 rule, worded true for the daemon at hand (daemon_facts): dockwiz enforces what
+    Docker announced, and says apart what this version of dockerd really does today."""
     way_out = [
         "choose mode 'mtls' (clients need a certificate from this host's CA)",
         "bind to loopback: --listen 127.0.0.1:PORT (reach it through an SSH tunnel)",
         "choose mode 'ssh': no TCP at all, clients use ssh://user@host",
     ]
     what = "TLS without client verification" if mode == Mode.TLS else "unauthenticated TCP"
+    exposure: Exposure = "tls-only" if mode == Mode.TLS else "plain"
+    today = startup_behaviour(major, exposure, tls_explicit=True, loopback=False)
     if v27_rules_apply(major):
-        shown = "an unknown version (treated as 27 or later)" if major is None else f"{major}"
+        version = "an unknown version (treated as 27 or later)" if major is None else f"{major}"
         return Violation(
             rule="v27-mtls-required",
             message=(
-                f"{what} on the non-loopback address {host} is refused: Docker {shown} requires "
-                "client-certificate verification (mutual TLS) for every TCP listener that is not "
-                "loopback, and fails to start otherwise."
+                f"{what} on the non-loopback address {host} is refused for Docker {version}: "
+                "dockwiz enforces Docker's announced rule that from 27.0 every TCP listener that "
+                "is not loopback verifies client certificates (mutual TLS). What the daemon does "
+                f"today: {today} {ANNOUNCED}"
             ),
             way_out=way_out,
             blocking=True,
@@ -108,11 +81,10 @@ def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
     return Violation(
         rule="v27-mtls-required",
         message=(
-            f"WARNING: {what} on the non-loopback address {host}. Docker {major} still starts, "
-            "but anyone who can reach the port controls the daemon, which means root on this "
-            "host. The daemon logs three warnings and sleeps 1 s at every start (15 s more when "
-            "TLS is not set explicitly on a non-loopback address), and Docker 27 or later "
-            "refuses to start with this configuration: the next upgrade breaks it."
+            f"{what} on the non-loopback address {host}: anyone who can reach the port controls "
+            f"the daemon, which means root on this host. What the daemon does today: {today} "
+            f"{ANNOUNCED} Upgrading this host to 27 or later takes this choice away: dockwiz "
+            "will refuse it there."
         ),
         way_out=way_out,
         blocking=False,
@@ -120,19 +92,42 @@ def _v27_violation(mode: Mode, host: str, major: int | None) -> Violation:
 
 
 def _listen_violations(intent: Intent, host: str, major: int | None) -> list[Violation]:
-    out: list[Violation] = []
-    if not valid_host(host):
-        out.append(
+    problem = host_problem(host)
+    if problem:
+        return [
             Violation(
                 rule="listen-invalid",
-                message=f"invalid listen address {host!r}: not an IP address or a host name",
-                way_out=["pass --listen ADDR:PORT with an IP address (e.g. 10.0.0.5:2376)"],
+                message=f"invalid listen address {shown(host)}: {problem}",
+                way_out=["pass --listen ADDR:PORT with an IP address or host name, "
+                         "e.g. --listen 10.0.0.5:2376"],
             )
-        )
-        return out
+        ]
     if intent.mode == Mode.TLS and not is_loopback(host):
-        out.append(_v27_violation(Mode.TLS, host, major))
-    return out
+        return [_v27_violation(Mode.TLS, host, major)]
+    return []
+
+
+# POSIX portable user names (the Portable Filename Character Set, no '-' first), as useradd
+# accepts them by default, at most 32 characters. Anything else is refused rather than quoted:
+# the name ends up in an ssh:// URL and a shell command line an admin copies.
+_USER_NAME = re.compile(r"[A-Za-z0-9._][A-Za-z0-9._-]{0,31}")
+
+
+def valid_user_name(name: str) -> bool:
+    return _USER_NAME.fullmatch(name) is not None
+
+
+def _ssh_user_violations(intent: Intent) -> list[Violation]:
+    if intent.ssh_user is None or valid_user_name(intent.ssh_user):
+        return []
+    return [
+        Violation(
+            rule="ssh-user-invalid",
+            message=f"invalid SSH user name {shown(intent.ssh_user)}: a POSIX user name is "
+            "letters, digits, '.', '_' and '-' (not first), at most 32 characters",
+            way_out=["pass --ssh-user with the account clients log in as, e.g. --ssh-user admin"],
+        )
+    ]
 
 
 def check_intent(state: HostState, intent: Intent) -> list[Violation]:
@@ -148,18 +143,19 @@ def check_intent(state: HostState, intent: Intent) -> list[Violation]:
                 way_out=["secure the rootful system daemon, or configure rootless Docker by hand"],
             )
         )
-    if intent.mode in TCP_MODES:
-        host = resolve_listen_host(state, intent)
-        out.extend(_listen_violations(intent, host, major))
     if intent.docker_version and parse_major(intent.docker_version) is None:
         out.append(
             Violation(
                 rule="version-invalid",
-                message=f"--docker-version {intent.docker_version!r} is not a version",
+                message=f"--docker-version {shown(intent.docker_version)} is not a version "
+                "(ASCII digits and dots, e.g. 27.3.1)",
                 way_out=["pass a version such as 27.3.1 or 20.10.24"],
             )
         )
-    if major is None and intent.mode in TCP_MODES:
+    if intent.mode in TCP_MODES:
+        host = resolve_listen_host(state, intent)
+        out.extend(_listen_violations(intent, host, major))
+    if major is None and intent.mode in TCP_MODES and not intent.docker_version:
         out.append(
             Violation(
                 rule="version-unknown",
@@ -169,6 +165,7 @@ def check_intent(state: HostState, intent: Intent) -> list[Violation]:
             )
         )
     out.extend(_pki_violations(intent))
+    out.extend(_ssh_user_violations(intent))
     if intent.hardening.userns_remap:
         out.append(
             Violation(
@@ -241,33 +238,20 @@ def resolve_listen_host(state: HostState, intent: Intent) -> str:
 
 
 def ssh_context_line(user: str | None, host: str) -> str:
+    """The ``docker context create`` command for ssh mode, safe to paste into a shell.
+
+    The user name is validated before planning; whatever arrives here is still quoted, so a
+    value can never run as a command. The context name keeps only what docker accepts in one.
+    """
     who = f"{user}@" if user else "USER@"
-    return f'docker context create {host}-ssh --docker "host=ssh://{who}{host}"'
+    name = re.sub(r"[^A-Za-z0-9_.+-]+", "-", host).strip("-._+") or "remote"
+    docker_arg = f"host=ssh://{who}{url_host(host)}"
+    return f"docker context create {shlex.quote(name + '-ssh')} --docker {_shell_word(docker_arg)}"
 
 
-def parse_listen(text: str) -> tuple[str, int]:
-    """'ADDR:PORT', '[v6]:PORT' or 'ADDR' -> (host, port); bad input is a clear ValueError."""
-    raw = text.strip()
-    if raw.startswith("tcp://"):
-        raw = raw[len("tcp://") :]
-    host, port_text = raw, ""
-    if raw.startswith("["):
-        end = raw.find("]")
-        if end < 0:
-            raise ValueError(f"invalid listen address {text!r}: unclosed '['")
-        host, rest = raw[1:end], raw[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise ValueError(f"invalid listen address {text!r}: expected [ADDR]:PORT")
-            port_text = rest[1:]
-    elif raw.count(":") == 1:
-        host, port_text = raw.split(":")
-    elif raw.count(":") > 1:
-        raise ValueError(f"invalid listen address {text!r}: write IPv6 as [ADDR]:PORT")
-    if not host or not valid_host(host):
-        raise ValueError(f"invalid listen address {text!r}: expected ADDR:PORT, e.g. 10.0.0.5:2376")
-    if not port_text:
-        return host, DEFAULT_TLS_PORT
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"invalid port in {text!r}: expected 1-65535")
-    return host, int(port_text)
+def _shell_word(value: str) -> str:
+    """``value`` as one shell word: in double quotes (as Docker's docs write it) when nothing
+    inside is special to a shell there, else single-quoted by ``shlex.quote``."""
+    if re.fullmatch(r'[^"$`\\!\n]*', value):
+        return f'"{value}"'
+    return shlex.quote(value)

@@ -12,8 +12,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockwiz.addresses import is_loopback as is_loopback  # the one rule, re-exported
 from dockwiz.models.host_state import Listener
-from dockwiz.policy import is_loopback as is_loopback  # the one rule, re-exported
 
 PROC = Path("/proc")
 TCP_LISTEN = "0A"

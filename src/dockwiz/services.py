@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, ServiceManager
@@ -140,6 +141,29 @@ class SysVManager:
 
     def is_active(self) -> bool:
         return self._service("status").ok
+
+
+@runtime_checkable
+class DockerdRunner(Protocol):
+    """A service manager that can run ITS daemon's dockerd where that daemon runs.
+
+    A lab's manager has it (``LabServiceManager``): the lab's engine binary, inside the lab's
+    mount and network namespaces, so ``dockerd --validate --config-file
+    /etc/docker/daemon.json`` reads the lab's files (its /etc/docker/tls exists only there).
+    Arguments are host paths as the daemon sees them, never paths under a sandbox root.
+    Managers of the machine's own daemon (systemd, SysV) lack it: there ``host.which("dockerd")``
+    run directly is already the daemon's binary and view.
+    """
+
+    def run_dockerd(self, args: list[str], timeout: float = 30.0) -> CommandResult: ...
+
+    def dockerd_version(self) -> str: ...
+
+
+def dockerd_runner(host: Host) -> DockerdRunner | None:
+    """The host's way to run its own dockerd in place, if its service manager has one."""
+    services = host.services
+    return services if isinstance(services, DockerdRunner) else None
 
 
 def choose_manager(host: Host, override: str | None = None) -> ServiceManager:

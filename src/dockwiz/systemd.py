@@ -28,12 +28,9 @@ from dockwiz.daemon_json import (
     resolve_host_path,
     resolve_in_root,
 )
-from dockwiz.dockerd_flags import (  # noqa: F401 - the one parser, re-exported for callers
-    FLAGS_BY_NAME,
-    DockerdFlag,
-    DockerdFlags,
-    parse_dockerd_args,
-)
+from dockwiz.dockerd_flags import FLAGS_BY_NAME, DockerdFlag
+from dockwiz.dockerd_flags import DockerdFlags as DockerdFlags  # re-exported: older callers
+from dockwiz.dockerd_flags import parse_dockerd_args as parse_dockerd_args  # the one parser
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.models.host_state import DropIn, SocketUnitState, UnitState

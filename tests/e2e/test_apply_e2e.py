@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -24,7 +25,8 @@ from typing import Any
 import pytest
 
 from dockwiz import apply as ap
-from dockwiz import journal as jr
+from dockwiz.apply import journal as jr
+from dockwiz.docker_paths import JOURNAL_PATH
 from dockwiz.dockerapi import ping_endpoint
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
@@ -33,6 +35,8 @@ from dockwiz.models.intent import Hardening, Intent
 from dockwiz.models.plan import Plan
 from dockwiz.models.results import ApplyResult
 from dockwiz.plan import build_plan, observe_material, save_plan
+from dockwiz.services import choose_manager
+from dockwiz.verify import verify_host
 
 pytestmark = pytest.mark.e2e
 
@@ -192,6 +196,14 @@ def test_each_scenario_to_a_secured_daemon(
     for endpoint in plan.endpoints_before:
         if endpoint.security == "plain":  # the old plain listener is gone
             assert not ping_endpoint(host, endpoint.url, None, 1.0).ok
+    # and verify, as the admin would run it next, agrees: the daemon is secured in this mode
+    after = {e.url for e in plan.endpoints_after}
+    report = verify_host(
+        host, expected_mode=mode,
+        bundle_dir=host.path(result.client_bundle) if result.client_bundle else None,
+        former_endpoints=[e.url for e in plan.endpoints_before
+                          if e.url.startswith("tcp://") and e.url not in after])
+    assert report.passed, report.model_dump_json(indent=2)
     if not undo:
         return
     rb = ap.rollback_last(host)
@@ -335,7 +347,7 @@ def test_fault_sigterm_mid_apply(clean: tuple[Lab, Host, Snapshot], tmp_path: Pa
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            journal = jr.load_journal(host) if host.exists(jr.JOURNAL_PATH) else None
+            journal = jr.load_journal(host) if host.exists(JOURNAL_PATH) else None
             if journal is not None and journal.step == "files-written":
                 break
             time.sleep(0.05)
@@ -422,3 +434,33 @@ def test_reloadable_change_is_applied_by_sighup_without_a_restart(
         time.sleep(0.2)
     assert info.stdout.strip() == "true", info.stdout + info.stderr
     assert ap.rollback_last(host).ok
+
+
+def test_an_unplanned_tcp_listener_fails_the_apply_and_is_named(
+    clean: tuple[Lab, Host, Snapshot],
+) -> None:
+    """Issue 12 §1: a TCP source the plan never saw (here a drop-in written after planning,
+    sorting after ours) makes the new daemon listen where the plan does not say. The files
+    cannot tell; the daemon's real listeners, read in its network namespace, can."""
+    lab, host, _ = clean
+    intent = Intent(mode="unix", hardening=Hardening(icc_off=True))
+    plan = build_plan(observe_material(host, inspect_host(host), intent), intent)
+    assert any(a.kind == "restart" for a in plan.actions)
+    extra = f"tcp://{lab.info.address}:2375"
+    sneaky = host.path("/etc/systemd/system/docker.service.d/zzz-extra.conf")
+    top = next((p for p in reversed(sneaky.parents) if not p.exists()), None)
+    sneaky.parent.mkdir(parents=True, exist_ok=True)
+    sneaky.write_text("[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H fd:// "
+                      f"-H {extra} --tls=false --containerd=/run/containerd/containerd.sock\n")
+    try:
+        result = ap.apply_plan(host, plan)
+        assert not result.ok and result.failed_step == "check listeners", result.error
+        assert extra in (result.error or "") and "does not know about" in (result.error or "")
+        assert result.rolled_back and result.recovery_ok, result.model_dump_json(indent=2)
+    finally:
+        sneaky.unlink()
+        if top is not None:
+            shutil.rmtree(top)
+        assert choose_manager(host).restart().ok  # the lab as it was, for the next case
+    old_endpoints_answer(host, plan)
+    assert not ping_endpoint(host, extra, None, 1.0).ok

@@ -216,3 +216,30 @@ def test_detect_sans_of_a_lab_uses_the_lab_namespace(lab_factory) -> None:  # ty
     machine = {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs}
     assert not set(ips) & (machine - {"127.0.0.1", "::1"}), (ips, machine)
     assert dns == ["localhost"]
+
+
+def test_hostnet_sees_a_lab_as_verify_did(lab_factory) -> None:  # type: ignore[no-untyped-def]
+    """The one address list (hostnet, via `ip` in the lab's namespace) gives verify what its
+    own psutil-in-the-namespace copy gave: the lab's address, nothing of this machine's."""
+    import ipaddress
+
+    import psutil
+
+    from dockwiz import hostnet
+    from dockwiz.netns import in_host_netns
+
+    lab = lab_factory("fd-socket")
+    host = lab.host()
+
+    def the_old_way() -> list[str]:
+        return [
+            a.address
+            for ifname, addrs in psutil.net_if_addrs().items()
+            if not ifname.startswith(("docker", "br-", "veth"))
+            for a in addrs
+            if a.family.name == "AF_INET" and not ipaddress.ip_address(a.address).is_loopback
+        ]
+
+    assert hostnet.remote_addresses(host) == in_host_netns(host, the_old_way)
+    assert lab.info.address in hostnet.remote_addresses(host)
+    assert lab.info.address in hostnet.host_addresses(host)

@@ -128,3 +128,27 @@ def test_fd_socket_passes_as_unix_and_fails_as_mtls(lab_factory) -> None:  # typ
     )
     assert out.returncode == 1
     assert not json.loads(out.stdout)["passed"]
+
+
+def test_unix_mode_fix_names_the_source_and_doing_it_secures(lab_factory) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 §1: verify never points at a command that does not fix what it found. On a real
+    daemon serving plain TCP from daemon.json, every probe that finds the listener names that
+    file and entry; doing exactly what the fix says, then restarting, leaves no TCP listener."""
+    lab = lab_factory("insecure-tcp")
+    host = lab.host()
+    report = verify_host(host, expected_mode="unix", use_docker_cli=False)
+    found = [p for p in report.failed if p.failure_id in ("tcp-listener-left", "mode-mismatch")]
+    assert {p.id for p in found} >= {"mode", "tcp-listeners", "port-closed"}, found
+    for probe in found:
+        assert '"hosts" in /etc/docker/daemon.json (tcp://0.0.0.0:2375)' in (probe.cause or "")
+        assert 'remove "tcp://0.0.0.0:2375" from "hosts" in /etc/docker/daemon.json' in (
+            probe.fix or "")
+    daemon_json = host.path("/etc/docker/daemon.json")
+    data = json.loads(daemon_json.read_text())
+    data["hosts"].remove("tcp://0.0.0.0:2375")
+    daemon_json.write_text(json.dumps(data))
+    restarted = host.services.restart()
+    assert restarted.ok, restarted.stderr
+    after = verify_host(host, expected_mode="unix", use_docker_cli=False)
+    assert after.passed, [p.model_dump() for p in after.failed]
+    assert _probe(after, "tcp-listeners")[0].saw == "no TCP listener"

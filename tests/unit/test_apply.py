@@ -8,6 +8,8 @@ mode and owner back, nothing left behind, the daemon touched only when it must b
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +17,8 @@ import signal
 import socket
 import socketserver
 import stat
+import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -25,7 +29,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dockwiz import apply as ap
-from dockwiz import journal as jr
+from dockwiz.apply import journal as jr
+from dockwiz.apply.history import prune_backups
+from dockwiz.apply.steps import dockerd_reason
+from dockwiz.apply.transaction import write_change
+from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH, STATE_DIR
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host
 from dockwiz.models.intent import Intent
@@ -209,7 +217,7 @@ def test_success_writes_files_with_mode_and_marks_done(host: Host, daemon: Stand
     assert ap.pending_recovery(host) is None
     backups = host.path(journal.backup_dir)
     assert stat.S_IMODE(backups.stat().st_mode) == 0o700
-    assert stat.S_IMODE(host.path(jr.STATE_DIR).stat().st_mode) == 0o700
+    assert stat.S_IMODE(host.path(STATE_DIR).stat().st_mode) == 0o700
 
 
 def test_rollback_last_undoes_a_successful_apply(host: Host, daemon: StandInDaemon) -> None:
@@ -356,7 +364,7 @@ def test_apply_refuses_while_a_crashed_apply_is_pending(host: Host, daemon: Stan
     writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
                                                           security="socket")]
     writer.commit()
-    ap._write_change(host, plan.files[1])
+    write_change(host, plan.files[1])
     assert ap.pending_recovery(host) is not None
     with pytest.raises(DockwizError, match="interrupted"):
         ap.apply_plan(host, plan, manager=daemon)
@@ -379,7 +387,7 @@ def test_recover_after_a_restart_restarts_on_the_old_config(
     writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
                                                           security="socket")]
     writer.commit()
-    ap._write_change(host, plan.files[0])
+    write_change(host, plan.files[0])
     result = ap.recover(host, manager=daemon)
     assert result.ok
     assert daemon.calls == ["restart"]
@@ -414,15 +422,16 @@ def test_dockerd_reason_is_pulled_out_of_its_log() -> None:
     log = ('time="2026-11-23T19:00:00Z" level=info msg="Starting up"\n'
            'time="2026-11-23T19:00:01Z" level=warning msg="Binding to IP address"\n'
            'failed to start daemon: listen tcp 10.77.0.2:2376: bind: address already in use\n')
-    assert ap._dockerd_reason(log) == (
+    assert dockerd_reason(log) == (
         "failed to start daemon: listen tcp 10.77.0.2:2376: bind: address already in use")
     fatal = 'time="x" level=fatal msg="unable to configure the Docker daemon with file \\"f\\""'
-    assert ap._dockerd_reason(fatal) == 'unable to configure the Docker daemon with file "f"'
+    assert dockerd_reason(fatal) == 'unable to configure the Docker daemon with file "f"'
 
 
 # -- the property: whatever the files were, a failed apply puts them back exactly -------------
 _names = st.sampled_from(["/etc/docker/other.json", "/etc/docker/a.conf",
-                          "/etc/systemd/system/docker.service.d/x.conf", "/etc/new/dir/f"])
+                          "/etc/systemd/system/docker.service.d/x.conf",
+                          "/etc/dockwiz/clients/new/f"])
 _files = st.dictionaries(
     _names,
     st.tuples(st.one_of(st.none(), st.binary(max_size=200)),  # before (None: absent)
@@ -450,7 +459,8 @@ def test_property_failed_apply_restores_every_byte(files: FileSpec) -> None:
                 local.write_bytes(before)
                 os.chown(local, uid, gid)
                 os.chmod(local, mode)
-            changes.append(FileChange(path=path, before=None, after=after, mode=0o644,
+            text = None if before is None else before.decode("utf-8", errors="replace")
+            changes.append(FileChange(path=path, before=text, after=after, mode=0o644,
                                       role="t", reason="t"))
         assert daemon.start().ok
         before_snap = _snapshot(host)
@@ -493,7 +503,7 @@ def test_cli_refuses_without_a_terminal_or_yes(
     err = capsys.readouterr().err
     assert status == 2
     assert "no terminal to ask on" in err and "--yes" in err
-    assert _snapshot(host) == before and not host.exists(jr.JOURNAL_PATH)
+    assert _snapshot(host) == before and not host.exists(JOURNAL_PATH)
 
 
 def test_cli_dry_run_lists_the_steps_and_changes_nothing(
@@ -514,7 +524,7 @@ def test_cli_dry_run_lists_the_steps_and_changes_nothing(
                  "wait until unix:///var/run/docker.sock (socket) answer /_ping",
                  "on any failure: restore every file"):
         assert step in out, out
-    assert _snapshot(host) == before and not host.exists(jr.JOURNAL_PATH)
+    assert _snapshot(host) == before and not host.exists(JOURNAL_PATH)
 
 
 def test_cli_sandbox_without_a_manager_is_refused_before_anything_changes(
@@ -526,7 +536,7 @@ def test_cli_sandbox_without_a_manager_is_refused_before_anything_changes(
     status = main(["apply", str(plan_file), "--root", str(host.root), "--yes", "--no-color"])
     assert status == 2
     assert "no service manager" in capsys.readouterr().err
-    assert not host.exists(jr.JOURNAL_PATH)
+    assert not host.exists(JOURNAL_PATH)
 
 
 def test_cli_containers_notice() -> None:
@@ -553,38 +563,57 @@ def test_pending_warning_names_the_way_out(host: Host) -> None:
     assert warning is not None and "dockwiz recover" in warning
 
 
-def test_old_backups_are_pruned_but_the_current_kept(host: Host) -> None:
+def test_old_backups_are_pruned_but_those_on_the_rollback_stack_kept(host: Host) -> None:
     txids = []
     for n in range(7):
         writer = jr.JournalWriter(host, f"2026010{n}T000000Z-aaaaaa", "{}")
-        writer.journal.step = "done"
+        writer.journal.step = "rolled-back" if n == 1 else "done"
         writer.commit()
         txids.append(writer.journal.txid)
-    removed = jr.prune_backups(host, keep=5)
-    assert sorted(removed) == txids[:2]
-    left = sorted(p.name for p in host.path(jr.BACKUP_ROOT).iterdir())
-    assert left == txids[2:]
+    removed = prune_backups(host, keep=5)
+    assert removed == [txids[1]]  # beyond the newest 5 and undone: its old keys go
+    left = sorted(p.name for p in host.path(BACKUP_ROOT).iterdir())
+    assert left == [txids[0], *txids[2:]]  # txids[0] is still applied: rollback may need it
 
 
-def test_a_tampered_backup_is_reported_not_restored(
+def test_a_damaged_backup_stops_only_its_own_file_and_no_restart_on_a_half_old_config(
     host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
-    monkeypatch.setenv(ap.FAULT_ENV, "fail-after:files")
+    """Issue 12 §5: one damaged backup record must not stop the other restores, dockerd is not
+    restarted on a half-restored configuration, and the report names exactly what is left."""
+    host.path(DROPIN).parent.mkdir(parents=True)
+    host.path(DROPIN).write_text("[Service]\n# the admin's\n")
+    dropin_before = host.read_bytes(DROPIN)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'),
+                  FileChange(path=DROPIN, before="[Service]\n# the admin's\n",
+                             after="[Service]\nExecStart=\nExecStart=/x\n", role="dropin",
+                             reason="test")], restart=True)
+    monkeypatch.setenv(ap.FAULT_ENV, "fail-after:restart")
     real = jr.JournalWriter.commit
 
-    def commit_then_tamper(self: jr.JournalWriter) -> None:
+    def commit_then_damage(self: jr.JournalWriter) -> None:
         real(self)
-        backup = self.journal.files[0].backup
+        backup = next(f.backup for f in self.journal.files if f.path == DAEMON_JSON)
         assert backup is not None
-        self.host.path(backup).write_text("tampered")
+        self.host.path(backup).write_text("damaged")  # a real file on disk, really damaged
 
-    monkeypatch.setattr(jr.JournalWriter, "commit", commit_then_tamper)
+    monkeypatch.setattr(jr.JournalWriter, "commit", commit_then_damage)
     result = ap.apply_plan(host, plan, manager=daemon)
-    assert not result.ok and result.recovery_ok is False
-    hand = next(s for s in result.steps if s.name == "restore files by hand")
-    assert "does not match its recorded checksum" in hand.detail
-    assert "/var/lib/dockwiz/backups/" in hand.detail
+    assert not result.ok and result.rolled_back and result.recovery_ok is False
+    assert result.not_restored == [DAEMON_JSON]
+    assert host.read_bytes(DROPIN) == dropin_before  # the intact record was restored
+    restore = next(s for s in result.steps if s.name == "restore files")
+    assert restore.status == "failed"
+    assert "does not match its recorded checksum" in restore.detail
+    assert "/var/lib/dockwiz/backups/" in restore.detail
+    assert daemon.calls == ["restart"]  # the apply's own; none on the half-old config
+    skipped = next(s for s in result.steps if s.name.startswith("restart dockerd on the old"))
+    assert skipped.status == "skipped" and "partly restored" in skipped.detail
+    assert result.error is not None and "host needs attention" in result.error
+    assert DAEMON_JSON in result.error and "undone" not in result.error
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.step == "rollback-failed"
+    assert ap.pending_recovery(host) is not None  # recover keeps being offered
 
 
 def test_recover_finishes_an_apply_killed_after_health(host: Host, daemon: StandInDaemon) -> None:
@@ -594,10 +623,488 @@ def test_recover_finishes_an_apply_killed_after_health(host: Host, daemon: Stand
     writer.journal.step = "healthy"
     writer.journal.restarted = True
     writer.commit()
-    ap._write_change(host, plan.files[0])
+    write_change(host, plan.files[0])
     result = ap.recover(host, manager=daemon)
     assert result.ok and not result.rolled_back
     assert [s.name for s in result.steps][-1] == "done"
     assert host.read_text(DAEMON_JSON) == '{\n  "debug": false\n}\n'  # kept: it worked
     assert daemon.calls == []
     assert ap.rollback_last(host, manager=daemon).ok  # and it can still be undone
+
+
+# -- faults during rollback (issue 12 §5) -------------------------------------------------------
+@pytest.fixture
+def small_state_disk(host: Host) -> Iterator[Path]:
+    """/var/lib/dockwiz on its own 512 KiB tmpfs (0700, as dockwiz makes it): a disk to fill."""
+    local = host.path(STATE_DIR)
+    local.mkdir(parents=True)
+    os.chmod(local.parent, 0o755)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "tmpfs",
+                              str(local)], capture_output=True, text=True, check=False)
+    assert mounted.returncode == 0, f"this test needs root to mount a tmpfs: {mounted.stderr}"
+    try:
+        yield local
+    finally:
+        subprocess.run(["umount", "-l", str(local)], check=False)
+
+
+def _fill(disk: Path) -> None:
+    """Write until the kernel says ENOSPC: a really full disk, not a mock."""
+    fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(OSError) as full:
+            while True:
+                os.write(fd, b"\0" * 65536)
+        assert full.value.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("how", ["rollback", "recover"])
+def test_a_full_state_disk_does_not_stop_the_restore(
+    host: Host, daemon: StandInDaemon, small_state_disk: Path, how: str
+) -> None:
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
+                 daemon_reload=True)
+    if how == "rollback":
+        assert ap.apply_plan(host, plan, manager=daemon).ok
+    else:  # an apply killed after its files were written
+        writer = jr.JournalWriter(host, jr.new_txid(), plan.model_dump_json())
+        for change in plan.files:
+            writer.add_file(change.path)
+        writer.journal.unit_changed = True
+        writer.journal.endpoints_before = [jr.JournalEndpoint(url=f"unix://{SOCK}",
+                                                              security="socket")]
+        writer.commit()
+        for change in plan.files:
+            write_change(host, change)
+    assert _snapshot(host) != before
+    _fill(small_state_disk)
+    with pytest.raises(OSError):  # the journal really cannot be written any more
+        jr.save_journal(host, jr.load_journal(host))  # type: ignore[arg-type]
+    result = (ap.rollback_last if how == "rollback" else ap.recover)(host, manager=daemon)
+    assert _snapshot(host) == before  # every byte back regardless
+    assert result.ok and result.recovery_ok and result.not_restored == []
+    unrecorded = [s for s in result.steps if s.name.startswith("record ")]
+    assert unrecorded and all(s.status == "failed" for s in unrecorded)
+    assert "No space left on device" in unrecorded[0].detail
+    assert daemon.is_active()
+
+
+def test_an_interruption_is_never_swallowed_by_a_ui_callback(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    """Issue 12 §5: a signal that lands inside the progress callback (wrapped in
+    suppress(Exception) so a broken UI cannot break the transaction) still rolls back."""
+    before = _snapshot(host)
+
+    def ui(step: ApplyStep) -> None:
+        if step.name == "write files":
+            raise ap.ApplyInterrupted(signal.SIGINT)
+
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()],
+                 daemon_reload=True)
+    result = ap.apply_plan(host, plan, on_step=ui, manager=daemon)
+    assert not result.ok and result.rolled_back and result.recovery_ok
+    assert "SIGINT" in (result.error or "")
+    assert _snapshot(host) == before
+    assert issubclass(ap.ApplyInterrupted, BaseException)
+    assert not issubclass(ap.ApplyInterrupted, Exception)
+
+
+def test_cli_exit_code_3_when_the_rollback_fails(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.commands import apply as cmd
+
+    assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
+                         manager=daemon).ok
+    journal = jr.load_journal(host)
+    assert journal is not None and journal.files[0].backup is not None
+    host.path(journal.files[0].backup).write_bytes(b"damaged")
+    monkeypatch.setattr(cmd, "_manager", lambda _h, _a: daemon)
+    import argparse
+
+    args = argparse.Namespace(root=str(host.root), lab=None, yes=True, json=False,
+                              color="never", service_manager=None)
+    monkeypatch.setattr(cmd, "host_from_args", lambda _a: host)
+    assert cmd.run_rollback(args) == cmd.EXIT_FAILED_NOT_RECOVERED == 3
+    out = capsys.readouterr().out
+    assert "rollback failed" in out and DAEMON_JSON in out and "NOT restored" in out
+
+
+# -- the journal is trusted only when only root could have written it (issue 12 §2) ------------
+def _whole_tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    out: dict[str, tuple[int, bytes | None]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            p = Path(dirpath) / name
+            st_ = p.lstat()
+            data = p.read_bytes() if stat.S_ISREG(st_.st_mode) else None
+            out[str(p)] = (st_.st_mode, data)
+    return out
+
+
+def _plant(host: Host, record: dict[str, object], **extra: object) -> None:
+    """A journal as an attacker would plant it: a finished ('done') or pending transaction."""
+    txid = "20260101T000000Z-aaaaaa"
+    planted = host.path("/tmp/evil")
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_bytes(b"#!/bin/sh\nid > /tmp/pwned\n")
+    state = host.path(STATE_DIR)
+    state.mkdir(parents=True, exist_ok=True)
+    state.chmod(0o700)
+    (state / "backups" / txid).mkdir(parents=True, exist_ok=True)
+    (state / "backups").chmod(0o700)
+    journal = {
+        "txid": txid, "started": "2026-01-01T00:00:00Z", "updated": "2026-01-01T00:00:00Z",
+        "step": extra.pop("step", "done"),
+        "plan_path": f"/var/lib/dockwiz/backups/{txid}/plan.json",
+        "plan_sha256": "0" * 64, "files": [record], **extra,
+    }
+    path = host.path(JOURNAL_PATH)
+    path.write_text(json.dumps(journal))
+    path.chmod(0o600)
+
+
+PWN = {"path": "/usr/local/bin/pwn", "existed": True, "backup": "/tmp/evil",
+       "sha256": hashlib.sha256(b"#!/bin/sh\nid > /tmp/pwned\n").hexdigest(),
+       "mode": 0o4755, "uid": 0, "gid": 0}
+
+
+@pytest.mark.parametrize("what", ["rollback", "recover"])
+def test_a_planted_journal_is_refused_and_nothing_is_written(
+    host: Host, daemon: StandInDaemon, what: str
+) -> None:
+    _plant(host, PWN, step="done" if what == "rollback" else "restarted")
+    before = _whole_tree(host.root)
+    call = ap.rollback_last if what == "rollback" else ap.recover
+    with pytest.raises(DockwizError, match=r"refusing the apply journal .*/usr/local/bin/pwn"):
+        call(host, manager=daemon)
+    assert not host.path("/usr/local/bin/pwn").exists()
+    lock_file = str(host.path(STATE_DIR) / "lock")
+    after = _whole_tree(host.root)
+    assert after.pop(lock_file, (0, b""))[1] == b""  # dockwiz's own lock, released
+    assert after == before
+    assert daemon.calls == []
+
+
+@pytest.mark.parametrize(("record", "why"), [
+    ({**PWN, "path": DAEMON_JSON}, "setuid"),  # an allowed path, but a setuid mode
+    ({**PWN, "path": DAEMON_JSON, "mode": 0o644}, r"backup of .* is outside"),
+    ({**PWN, "path": "/etc/docker/../cron.d/x", "mode": 0o644}, "which no plan touches"),
+])
+def test_journal_records_outside_what_a_plan_touches_are_refused(
+    host: Host, daemon: StandInDaemon, record: dict[str, object], why: str
+) -> None:
+    _plant(host, record)
+    with pytest.raises(DockwizError, match=why):
+        ap.rollback_last(host, manager=daemon)
+
+
+def test_created_dirs_outside_the_plan_are_refused(host: Host, daemon: StandInDaemon) -> None:
+    _plant(host, {"path": DAEMON_JSON, "existed": False}, created_dirs=["/usr"])
+    with pytest.raises(DockwizError, match="would remove the directory /usr"):
+        ap.rollback_last(host, manager=daemon)
+
+
+@pytest.mark.parametrize("damage", ["journal-owner", "journal-mode", "state-mode",
+                                    "state-owner"])
+def test_a_journal_someone_else_could_write_is_refused(
+    host: Host, daemon: StandInDaemon, damage: str
+) -> None:
+    assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
+                         manager=daemon).ok
+    target = host.path(JOURNAL_PATH) if damage.startswith("journal") else host.path(STATE_DIR)
+    if damage.endswith("owner"):
+        os.chown(target, 1000, 1000)
+    else:
+        target.chmod(0o644 if damage.startswith("journal") else 0o777)
+    before = _whole_tree(host.root)
+    with pytest.raises(DockwizError, match=r"owned by uid 1000|group/world-writable|not 0600"):
+        ap.rollback_last(host, manager=daemon)
+    with pytest.raises(DockwizError):
+        ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon)
+    assert _whole_tree(host.root) == before
+
+
+def test_state_dir_is_created_0700_root(host: Host, daemon: StandInDaemon) -> None:
+    assert ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon).ok
+    st_ = host.path(STATE_DIR).lstat()
+    assert (stat.S_IMODE(st_.st_mode), st_.st_uid, st_.st_gid) == (0o700, 0, 0)
+    st_ = host.path(JOURNAL_PATH).lstat()
+    assert (stat.S_IMODE(st_.st_mode), st_.st_uid) == (0o600, 0)
+
+
+def test_state_dir_symlinked_out_of_the_root_is_refused(
+    host: Host, daemon: StandInDaemon, tmp_path: Path
+) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o700)
+    host.path("/var/lib").mkdir(parents=True)
+    host.path(STATE_DIR).symlink_to(outside)
+    before = _snapshot(host)
+    with pytest.raises(DockwizError, match=r"/var/lib/dockwiz is a symlink .* leads outside"):
+        ap.apply_plan(host, _plan([_json_change(host, "{}\n")]), manager=daemon)
+    with pytest.raises(DockwizError, match="leads outside"):
+        ap.rollback_last(host, manager=daemon)
+    assert list(outside.iterdir()) == []
+    assert _snapshot(host) == before
+
+
+def test_rollback_never_deletes_through_a_symlinked_directory(
+    host: Host, daemon: StandInDaemon, tmp_path: Path
+) -> None:
+    """A created cert directory that became a link out of the root before the rollback: the
+    rollback refuses to act through it, says so, and what it points at stays."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious").write_text("keep me")
+    plan = _plan([_json_change(host, "{}\n"),
+                  FileChange(path="/etc/dockwiz/ca/ca.pem", before=None, after="x\n",
+                             role="ca", reason="test")])
+    assert ap.apply_plan(host, plan, manager=daemon).ok
+    ca = host.path("/etc/dockwiz/ca")
+    shutil.rmtree(ca)
+    ca.symlink_to(victim)
+    (victim / "ca.pem").write_text("not ours either")
+    result = ap.rollback_last(host, manager=daemon)
+    assert (victim / "precious").read_text() == "keep me"
+    assert (victim / "ca.pem").read_text() == "not ours either"
+    assert not result.ok and result.not_restored == ["/etc/dockwiz/ca/ca.pem"]
+    assert "leads outside the host root" in (result.error or "")
+
+
+# -- one transaction at a time (issue 12 §3) ---------------------------------------------------
+_HOLDER = """
+import sys, time
+from dockwiz.apply import journal as jr, lock
+from dockwiz.host import Host
+host = Host(sys.argv[1])
+with lock.transaction_lock(host, "apply"):
+    writer = jr.JournalWriter(host, jr.new_txid(), "{}")
+    writer.add_file("/etc/docker/daemon.json")
+    writer.journal.step = "files-written"
+    writer.commit()
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_process_is_refused_while_a_transaction_runs(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    from dockwiz.commands.apply import pending_warning
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(ap.__file__).parents[2]), os.environ.get("PYTHONPATH", "")])}
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(host.root)],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        # a running apply is not an interrupted one
+        assert ap.pending_recovery(host) is None
+        warning = pending_warning(host)
+        assert warning is not None and f"pid {holder.pid}" in warning and "running" in warning
+        for call in (lambda: ap.recover(host, manager=daemon),
+                     lambda: ap.rollback_last(host, manager=daemon),
+                     lambda: ap.apply_plan(host, _plan([_json_change(host, "{}\n")]),
+                                           manager=daemon)):
+            with pytest.raises(DockwizError, match=rf"pid {holder.pid} \('apply', since "):
+                call()
+        assert daemon.calls == []
+    finally:
+        holder.kill()  # SIGKILL: the kernel drops the flock, no clean-up runs
+        holder.wait()
+    pending = ap.pending_recovery(host)
+    assert pending is not None and pending.step == "files-written"
+    assert "interrupted" in (pending_warning(host) or "")
+    assert ap.recover(host, manager=daemon).ok
+
+
+# -- a no-op is not a transaction; rollback is a stack (issue 12 §4) --------------------------
+def test_a_noop_apply_keeps_the_rollback_point(
+    host: Host, daemon: StandInDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+    from dockwiz.plan import save_plan
+
+    before = _snapshot(host)
+    assert ap.apply_plan(host, _plan([_json_change(host, '{\n  "debug": false\n}\n')]),
+                         manager=daemon).ok
+    journal = jr.load_journal(host)
+    assert journal is not None
+    calls = list(daemon.calls)
+    noop = _plan([_json_change(host, host.read_text(DAEMON_JSON))], restart=False)
+    noop.files[0].mode = stat.S_IMODE(host.path(DAEMON_JSON).stat().st_mode)
+    assert noop.is_empty
+    for _ in range(7):  # more than the pruning keeps: the real change must stay undoable
+        result = ap.apply_plan(host, noop, manager=daemon)
+        assert result.ok and result.txid is None
+        assert [s.name for s in result.steps] == ["nothing to do"]
+    saved = host.root.parent / f"{host.root.name}.plan"
+    save_plan(noop, saved)
+    try:  # the CLI: "nothing to do", exit 0, without asking or needing a service manager
+        assert main(["apply", str(saved), "--root", str(host.root)]) == 0
+    finally:
+        saved.unlink()
+    assert "nothing to do" in capsys.readouterr().out
+    assert daemon.calls == calls  # no restart
+    assert jr.load_journal(host) == journal  # the rollback point is untouched
+    assert ap.rollback_last(host, manager=daemon).ok
+    assert _snapshot(host) == before
+
+
+def test_rollback_is_a_stack_and_history_lists_it(
+    host: Host, daemon: StandInDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+
+    states = [_snapshot(host)]
+    for text in ('{\n  "debug": false\n}\n', '{\n  "debug": false,\n  "icc": false\n}\n',
+                 '{\n  "icc": false\n}\n'):
+        assert ap.apply_plan(host, _plan([_json_change(host, text)]), manager=daemon).ok
+        states.append(_snapshot(host))
+    txids = [j.txid for j in _history(host)]
+    assert len(txids) == 3
+    for expected in reversed(states[:-1]):  # undo the newest, then the one before, ...
+        result = ap.rollback_last(host, manager=daemon)
+        assert result.ok, result.error
+        assert _snapshot(host) == expected
+    with pytest.raises(DockwizError, match="nothing to roll back"):
+        ap.rollback_last(host, manager=daemon)
+    assert main(["history", "--root", str(host.root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["txid"] for r in rows] == txids
+    assert {r["outcome"] for r in rows} == {"rolled back"}
+    assert all(r["mode"] == "unix" and r["files"] == [DAEMON_JSON] for r in rows)
+
+
+def _history(host: Host) -> list[jr.Journal]:
+    from dockwiz.apply.history import journals
+
+    return journals(host)
+
+
+# -- stale saved plans (issue 12 §6) -----------------------------------------------------------
+def test_a_stale_plan_is_refused_naming_the_file(host: Host, daemon: StandInDaemon) -> None:
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n'), _dropin_change()])
+    host.path(DAEMON_JSON).write_text('{\n  "debug": true,\n  "the-admins-edit": 1\n}\n')
+    before = _snapshot(host)
+    with pytest.raises(DockwizError, match=f"(?s)stale: {DAEMON_JSON} was edited.*plan again"):
+        ap.apply_plan(host, plan, manager=daemon)
+    assert _snapshot(host) == before and daemon.calls == []
+    assert jr.load_journal(host) is None
+
+
+def test_cli_saved_plan_rechecks_staleness_and_policy(
+    host: Host, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dockwiz.cli import main
+    from dockwiz.plan import save_plan
+
+    _put(host, DAEMON_JSON, "{}\n", 0o644)
+    plan = _plan([_json_change(host, "{}\n")])
+    saved = tmp_path / "p.plan"
+    save_plan(plan, saved)
+    host.path(DAEMON_JSON).write_text("{}\n ")
+    assert main(["apply", str(saved), "--root", str(host.root), "--yes"]) == 2
+    assert f"stale: {DAEMON_JSON} was edited" in capsys.readouterr().err
+    # a plan (edited by hand) whose intent the policy refuses on this host as it is now
+    bad = plan.model_copy(update={"intent": Intent(mode="mtls", listen_host="no such host!")})
+    host.path(DAEMON_JSON).write_text("{}\n")
+    bad.files[0].before = "{}\n"
+    save_plan(bad, saved)
+    assert main(["apply", str(saved), "--root", str(host.root), "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert "breaks the policy" in err and "no such host!" in err
+
+
+# -- tests that catch real bugs (issue 12 §7) --------------------------------------------------
+@pytest.mark.parametrize("how", ["rollback", "failed-apply"])
+def test_mode_and_owner_come_back_when_the_bytes_did_not_change(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    before = _snapshot(host)  # daemon.json is 0640 root:4 (the fixture)
+    text = host.read_text(DAEMON_JSON)
+    change = FileChange(path=DAEMON_JSON, before=text, after=text, mode=0o600, uid=0, gid=0,
+                        role="daemon.json", reason="CIS 3.17", mode_before=0o640)
+    assert change.changed
+    if how == "failed-apply":
+        monkeypatch.setenv(ap.FAULT_ENV, "fail-after:files")
+    result = ap.apply_plan(host, _plan([change]), manager=daemon)
+    if how == "rollback":
+        assert result.ok
+        st_ = host.path(DAEMON_JSON).lstat()
+        assert (stat.S_IMODE(st_.st_mode), st_.st_gid) == (0o600, 0)
+        result = ap.rollback_last(host, manager=daemon)
+    assert result.rolled_back and result.recovery_ok, result.error
+    assert _snapshot(host) == before
+
+
+def test_rollback_removes_what_the_apply_added_to_an_existing_cert_dir(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    """An existing /etc/dockwiz/ca holding only ca.pem; the apply renews the CA and adds
+    ca-key.pem; the rollback must remove the new key, not only put ca.pem back."""
+    from dockwiz.models.plan import CertAction
+
+    _put(host, "/etc/dockwiz/ca/ca.pem", "the admin's old CA certificate\n", 0o444)
+    host.path("/etc/dockwiz/ca").chmod(0o700)
+    before = _snapshot(host)
+    plan = _plan([], restart=False)
+    plan.certs = [CertAction(role="ca", action="renew", cert_path="/etc/dockwiz/ca/ca.pem",
+                             key_path="/etc/dockwiz/ca/ca-key.pem")]
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert result.ok, result.error
+    assert host.path("/etc/dockwiz/ca/ca-key.pem").is_file()
+    assert host.read_text("/etc/dockwiz/ca/ca.pem").startswith("-----BEGIN CERTIFICATE")
+    assert ap.rollback_last(host, manager=daemon).ok
+    assert not host.path("/etc/dockwiz/ca/ca-key.pem").exists()
+    assert _snapshot(host) == before
+
+
+def test_backups_are_durable_before_the_journal_and_the_journal_before_any_target(
+    host: Host, daemon: StandInDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """certbot's order at the system-call level: every backup fsync'd and renamed into
+    place, its directory fsync'd, then the journal renamed into place, then the first target.
+    """
+    _put(host, DROPIN, "[Service]\n# old\n", 0o644)
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append(("rename", str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    plan = _plan([_json_change(host, "{}\n"),
+                  FileChange(path=DROPIN, before="[Service]\n# old\n", after="[Service]\n",
+                             role="dropin", reason="test")])
+    assert ap.apply_plan(host, plan, manager=daemon).ok
+    journal = jr.load_journal(host)
+    assert journal is not None
+    local = {str(host.path(p)) for p in (JOURNAL_PATH,)}
+    journal_at = events.index(("rename", local.pop()))
+    backups = [str(host.path(f.backup)) for f in journal.files if f.backup]
+    assert len(backups) == 2
+    for b in backups:
+        renamed = events.index(("rename", b))
+        assert renamed < journal_at
+        tmp_synced = [i for i, (kind, p) in enumerate(events[:renamed])
+                      if kind == "fsync" and Path(p).name.startswith(f".{Path(b).name}.")]
+        assert tmp_synced, f"backup {b} renamed into place without an fsync"
+    files_dir = str(host.path(f"{journal.backup_dir}/files"))
+    dir_synced = [i for i, e in enumerate(events) if e == ("fsync", files_dir)]
+    last_backup = max(events.index(("rename", b)) for b in backups)
+    assert any(last_backup < i < journal_at for i in dir_synced)
+    targets = [events.index(("rename", str(host.path(p)))) for p in (DAEMON_JSON, DROPIN)]
+    assert journal_at < min(targets)

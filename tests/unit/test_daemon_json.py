@@ -569,3 +569,61 @@ def test_repair_recovers_the_data_from_comments_and_trailing_commas(
     else:
         assert analysis.data == data
 
+
+
+# --------------------------------------------------------------------------------------------
+# numbers dockerd cannot hold (checked with dockerd 28.5.2 --validate)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "col"),
+    [
+        ('{"mtu": 1' + "0" * 4999 + "}", 1, 9),  # beyond Python's int() digit limit too
+        ('{\n  "x-unknown": -1' + "0" * 400 + "\n}", 2, 16),  # any key: Go decodes to float64
+        ('{"a": [1, 2, 3' + "9" * 309 + "]}", 1, 14),
+        ('{"a": 1' + "0" * 400 + ".5}", 1, 7),
+    ],
+)
+def test_a_number_beyond_float64_is_an_error_with_position(text: str, line: int, col: int) -> None:
+    """dockerd: "cannot unmarshal number 1000... into Go struct field .mtu of type float64"."""
+    with pytest.raises(DaemonJsonError) as caught:
+        parse_strict(text)
+    err = caught.value
+    assert (err.line, err.col) == (line, col)
+    assert "too large" in err.reason and len(err.reason) < 200  # not 5000 digits echoed
+    analysis = analyze(text)  # never raises
+    assert analysis.error is not None and (analysis.error.line, analysis.error.col) == (line, col)
+
+
+def test_the_largest_float64_integer_still_parses() -> None:
+    biggest = int(1.7976931348623157e308)
+    assert parse_strict(f'{{"x": {biggest}}}') == {"x": biggest}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (2**63 - 1, False),
+        (-(2**63), False),
+        (2**63, True),  # dockerd: "cannot unmarshal number 9223372036854775808 into ... int"
+        (10**20, True),
+        (-(2**63) - 1, True),
+    ],
+)
+def test_int_options_must_fit_go_int(value: int, problem: bool) -> None:
+    found = type_problems({"mtu": value})
+    assert bool(found) is problem
+    if problem:
+        assert found[0].startswith("mtu: ") and "64-bit" in found[0]
+    analysis = analyze(f'{{"mtu": {value}}}')
+    assert bool(analysis.type_problems) is problem
+
+
+def test_reading_a_5000_digit_file_reports_it(tmp_path: Path) -> None:
+    f = tmp_path / "etc/docker/daemon.json"
+    f.parent.mkdir(parents=True)
+    f.write_text('{\n  "mtu": 1' + "0" * 4999 + "\n}\n")
+    state = read_daemon_json(Host(tmp_path))
+    assert state.error is not None and (state.error.line, state.error.col) == (2, 10)
+    assert "too large" in state.error.message

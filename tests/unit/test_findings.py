@@ -283,3 +283,25 @@ def test_merged_endpoints_lists_each_real_endpoint_once() -> None:
     merged = merged_endpoints(state)
     assert [ep.address for ep in merged] == [
         "unix:///var/run/docker.sock", "tcp://0.0.0.0:2375", "tcp://127.0.0.1:9999"]
+
+
+def test_certificate_judgements_come_from_pki_checks() -> None:
+    """findings and ``certs show`` share one judge: an IPv6 SAN written another way still
+    covers the listener, and expiry/key-mode verdicts match pki.checks."""
+    from dockwiz.pki import checks
+
+    hosts = [tcp("fd00:0:0::5", 2376)]
+    cert = _server_cert(dns_names=["d"], ip_addresses=["fd00::5"])
+    assert checks.uncovered(cert, ["fd00:0:0::5"]) == []
+    assert "DW-CERT-NO-IP-SAN" not in ids(make_state(data=MTLS, hosts=hosts, certs=[cert]))
+    other = _server_cert(dns_names=["d"], ip_addresses=["fd00::6"])
+    assert checks.uncovered(other, ["fd00:0:0::5"]) == ["fd00:0:0::5"]
+    assert ids(make_state(data=MTLS, hosts=hosts, certs=[other]))["DW-CERT-NO-IP-SAN"] == "high"
+    soon = _server_cert(ip_addresses=["fd00::5"], not_after=datetime.now(UTC) + timedelta(days=29))
+    assert checks.expiry(None, soon.not_after) == "expiring"
+    assert ids(make_state(data=MTLS, hosts=hosts, certs=[soon]))["DW-CERT-EXPIRING"] == "medium"
+    for mode, verdict, severity in ((0o400, None, None), (0o600, "not-0400", "low"),
+                                    (0o640, "readable-by-others", "high")):
+        c = _server_cert(ip_addresses=["fd00::5"], key_mode=mode)
+        assert checks.key_mode_verdict(mode) == verdict
+        assert ids(make_state(data=MTLS, hosts=hosts, certs=[c])).get("DW-KEY-MODE") == severity

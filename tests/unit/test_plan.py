@@ -227,9 +227,9 @@ def test_v27_refuses_tls_on_remote_address(tmp_path: Path, monkeypatch: pytest.M
 def test_before_27_tls_on_remote_is_a_loud_warning(tmp_path: Path, pinned: None) -> None:
     root = make_root(tmp_path, "{}\n", {})
     plan = plan_for(root, Intent(mode=Mode.TLS, listen_host="10.0.0.5"))
-    assert any("15 s" in w and "next upgrade" in w for w in plan.warnings)
+    assert any("dockerd 20 starts" in w and "27 or later" in w for w in plan.warnings)
     assert any(not v.blocking for v in plan.violations)
-    assert "WARNING" in plan_diff(plan)
+    assert "== Warnings\n  ! TLS without client verification" in plan_diff(plan)
 
 
 def test_docker_version_override(tmp_path: Path, pinned: None) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import shlex
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dockwiz.models.host_state import DaemonJsonState, DockerVersion, HostState, Listener
+from dockwiz import addresses
+from dockwiz.models.host_state import (
+    DaemonJsonState,
+    DockerVersion,
+    HostState,
+    Listener,
+    parse_major,
+)
 from dockwiz.models.intent import HARDENING_OPTIONS, MODE_DESCRIPTIONS, Hardening, Intent, Mode
 from dockwiz.policy import (
     allowed_modes,
@@ -16,6 +24,9 @@ from dockwiz.policy import (
     is_loopback,
     parse_listen,
     resolve_listen_host,
+    ssh_context_line,
+    valid_host,
+    valid_user_name,
 )
 
 
@@ -32,15 +43,67 @@ def state(version: str | None = "27.3.1", **extra: object) -> HostState:
     ("host", "expected"),
     [("localhost", True), ("LOCALHOST", True), ("127.0.0.1", True), ("127.5.6.7", True),
      ("::1", True), ("[::1]", True), ("0.0.0.0", False), ("::", False), ("10.0.0.5", False),
-     ("localhost.example.com", False), ("docker.local", False), ("", False), (None, False)],
+     ("localhost.example.com", False), ("docker.local", False), ("", False), (None, False),
+     # a name that merely starts like loopback is a name (a startswith("127.") bug would pass it)
+     ("127.evil.example", False), ("localhost.localdomain", False), ("[::]", False),
+     # Go's IsLoopback, which dockerd asks, counts IPv4-mapped loopback as loopback
+     ("::ffff:127.0.0.1", True), ("[::ffff:127.9.9.9]", True), ("::ffff:10.0.0.1", False)],
 )
 def test_is_loopback(host: str | None, expected: bool) -> None:
     assert is_loopback(host) is expected
 
 
-@given(st.ip_addresses())
-def test_is_loopback_matches_ipaddress(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
-    assert is_loopback(str(ip)) is ip.is_loopback
+def go_is_loopback(packed: bytes) -> bool:
+    """Go's net.IP.IsLoopback from the bytes, independent of Python's ipaddress: To4() then
+    127/8, else ::1."""
+    mapped_prefix = bytes(10) + b"\xff\xff"
+    if len(packed) == 4:
+        return packed[0] == 127
+    if packed.startswith(mapped_prefix):
+        return packed[12] == 127
+    return packed == bytes(15) + b"\x01"
+
+
+def v4_mapped(ip: ipaddress.IPv4Address) -> ipaddress.IPv6Address:
+    return ipaddress.IPv6Address(bytes(10) + b"\xff\xff" + ip.packed)
+
+
+@given(st.one_of(st.ip_addresses(), st.ip_addresses(v=4).map(v4_mapped)))
+def test_is_loopback_is_gos_rule(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
+    assert is_loopback(str(ip)) is go_is_loopback(ip.packed)
+    assert is_loopback(f"[{ip}]") is go_is_loopback(ip.packed)
+
+
+@pytest.mark.parametrize("host", [
+    "10.0.0.5", "::1", "[::1]", "fd00::5", "localhost", "docker.example.com", "example.com.",
+    "a-b.c", "x", "0x.example",
+])
+def test_valid_hosts(host: str) -> None:
+    assert valid_host(host) and addresses.host_problem(host) is None
+
+
+@pytest.mark.parametrize(("host", "why"), [
+    ("10.77.240.999", "not an IPv4 address"), ("999.1.1.1", "not an IPv4 address"),
+    ("1.2.3", "not an IPv4 address"), ("127.1", "not an IPv4 address"),
+    ("0", "not an IPv4 address"), ("010.0.0.1", "not an IPv4 address"),
+    ("10.0.0.5.", "not an IPv4 address"), ("host.0x1f", "not an IPv4 address"),
+    ("１.2.3.4", "not an IPv4 address"), ("１.example", "not a host name label"),
+    ("docker..example.com", "empty label"),
+    (".example.com", "empty label"), ("a..", "empty label"), ("-a.example", "not a host name"),
+    ("a-.example", "not a host name"), ("a_b.example", "not a host name"),
+    ("host\n", "not a host name"), ("bücher.example", "not a host name"),
+    ("a" * 64 + ".example", "not a host name"), ("::1::2", "not an IPv6 address"),
+    ("", "empty"), ("a." * 127 + "aa", "at most 253"),
+])
+def test_invalid_hosts_say_why(host: str, why: str) -> None:
+    problem = addresses.host_problem(host)
+    assert problem is not None and why in problem
+    assert not valid_host(host)
+
+
+@given(st.text(max_size=80))
+def test_host_problem_never_raises_and_agrees_with_valid_host(text: str) -> None:
+    assert (addresses.host_problem(text) is None) is valid_host(text)
 
 
 @pytest.mark.parametrize("version", ["27.0.3", "28.5.2", None])
@@ -56,7 +119,11 @@ def test_before_27_tls_remote_is_loud_not_blocking() -> None:
     found = check_intent(state("20.10.24"), Intent(mode=Mode.TLS, listen_host="10.0.0.5"))
     (v,) = [v for v in found if v.rule == "v27-mtls-required"]
     assert not v.blocking
-    assert "WARNING" in v.message and "15 s" in v.message and "next upgrade" in v.message
+    # what 20.10 really does with TLS-only (explicit TLS: 1 s, no 15 s sleep), then the
+    # announcement, with no doubled "WARNING" (the renderers mark warnings themselves)
+    assert "starts" in v.message and "1 s" in v.message and "15 s" not in v.message
+    assert "announced" in v.message and "27 or later" in v.message
+    assert not v.message.startswith("WARNING")
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
@@ -131,10 +198,81 @@ def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
 
 
 @pytest.mark.parametrize("text", ["", ":2376", "10.0.0.5:0", "10.0.0.5:99999", "::1:2376",
-                                  "[::1", "host name:1", "10.0.0.5:abc"])
+                                  "[::1", "host name:1", "10.0.0.5:abc", "10.77.240.999:2376",
+                                  "999.1.1.1", "1.2.3", "a..b:2376", "h:70000", "h:²",
+                                  "h:+80", "h:-1", "h:", "[::1]x", "h:" + "9" * 5000,
+                                  "１０.0.0.1:2376"])
 def test_parse_listen_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid"):
+    with pytest.raises(ValueError, match="invalid") as caught:
         parse_listen(text)
+    message = str(caught.value)
+    assert "e.g." in message and len(message) < 300
+
+
+@given(st.text(max_size=40))
+def test_parse_listen_is_strict_on_any_text(text: str) -> None:
+    """Only ValueError, and what it returns is always something dockerd can bind."""
+    try:
+        host, port = parse_listen(text)
+    except ValueError:
+        return
+    assert valid_host(host) and 1 <= port <= 65535
+
+
+@pytest.mark.parametrize(("version", "major"), [
+    ("27", 27), ("v27", 27), ("27.3.1", 27), ("20.10.24+dfsg1", 20), ("28.5.2+dfsg4-5", 28),
+    (" 26.1.5 ", 26), ("²⁷", None), ("٢٧", None), ("27abc", None), ("banana", None), ("", None),
+    (None, None), ("9" * 5000, None), ("-27", None),
+])
+def test_parse_major(version: str | None, major: int | None) -> None:
+    assert parse_major(version) == major
+
+
+@given(st.text(max_size=30))
+def test_parse_major_never_raises(text: str) -> None:
+    result = parse_major(text)
+    assert result is None or (result >= 0 and text.strip().lstrip("v")[:1].isascii())
+
+
+def test_junk_version_is_the_first_reason_given() -> None:
+    """Not "unauthenticated TCP on ... unknown version": the bad value is what to fix."""
+    found = check_intent(state(), Intent(mode=Mode.TLS, listen_host="10.0.0.5",
+                                         docker_version="²⁷"))
+    assert found[0].rule == "version-invalid" and found[0].blocking
+    assert "'²⁷'" in found[0].message and "27.3.1" in " ".join(found[0].way_out)
+    assert not any(v.rule == "version-unknown" for v in found)
+
+
+def test_configured_address_that_is_not_an_address_blocks() -> None:
+    configured = state(configured_hosts=[Listener(
+        kind="tcp", address="tcp://10.77.240.999:2376", host="10.77.240.999", port=2376,
+        loopback=False)])
+    found = check_intent(configured, Intent(mode=Mode.MTLS))
+    (v,) = [v for v in found if v.rule == "listen-invalid"]
+    assert v.blocking and "10.77.240.999" in v.message and "10.0.0.5:2376" in v.way_out[0]
+
+
+@pytest.mark.parametrize(("user", "ok"), [
+    ("admin", True), ("deploy.bot", True), ("_svc", True), ("a-b_c.d", True), ("a" * 32, True),
+    ("-rf", False), ("a b", False), ('a"; touch /tmp/x; echo "', False), ("$(id)", False),
+    ("a" * 33, False), ("", False), ("bjørn", False), ("root\n", False), ("a@b", False),
+])
+def test_ssh_user_names(user: str, ok: bool) -> None:
+    assert valid_user_name(user) is ok
+    found = check_intent(state(), Intent(mode=Mode.SSH, ssh_user=user))
+    assert any(v.rule == "ssh-user-invalid" and v.blocking for v in found) is not ok
+
+
+@given(user=st.text(max_size=20), host=st.sampled_from(
+    ["HOST", "10.0.0.5", "fd00::5", "docker.example.com", "a b;c"]))
+def test_ssh_context_line_is_always_one_command(user: str, host: str) -> None:
+    """Whatever reaches it, the printed line splits into exactly the intended argv."""
+    if "\x00" in user:
+        return
+    argv = shlex.split(ssh_context_line(user or None, host))
+    assert argv[:3] == ["docker", "context", "create"] and argv[4] == "--docker"
+    assert len(argv) == 6
+    assert argv[5] == f"host=ssh://{user or 'USER'}@{addresses.url_host(host)}"
 
 
 def test_hardening_options_are_complete() -> None:

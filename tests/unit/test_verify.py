@@ -33,10 +33,10 @@ from dockwiz.cli import main
 from dockwiz.dockerapi import ClientFiles, ping_endpoint
 from dockwiz.host import Host
 from dockwiz.models.results import VerifyReport
+from dockwiz.pki import cert_facts
 from dockwiz.verify import (
     FAILURE_OF_KIND,
     FAILURES,
-    cert_facts,
     explain_name_mismatch,
     failure_for,
     verify_host,

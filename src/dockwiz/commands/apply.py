@@ -1,4 +1,4 @@
-"""``dockwiz apply``, ``dockwiz rollback`` and ``dockwiz recover``: the transaction's front door.
+"""``dockwiz apply``, ``rollback``, ``recover`` and ``history``: the transaction's front door.
 
 ``apply`` never changes a host the admin has not seen the diff for: it shows the plan and asks,
 and without a terminal to ask on it refuses unless ``--yes`` says the admin already decided.
@@ -20,6 +20,7 @@ from dockwiz.commands._common import (
 )
 from dockwiz.commands.plan import add_plan_args, intent_from_args
 from dockwiz.diffs import plan_diff
+from dockwiz.docker_paths import JOURNAL_PATH
 from dockwiz.errors import DockwizError
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from dockwiz.apply.journal import Journal
     from dockwiz.host import Host, ServiceManager
-    from dockwiz.journal import Journal
     from dockwiz.models.plan import Plan
     from dockwiz.models.results import ApplyResult, ApplyStep
 
@@ -51,6 +52,8 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
     if name == "apply":
         _configure_apply(parser)
         parser.set_defaults(func=run_apply)
+    elif name == "history":
+        parser.set_defaults(func=run_history)
     elif name == "rollback":
         parser.set_defaults(func=run_rollback)
     else:
@@ -139,25 +142,41 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
                 for line in result.daemon_log.splitlines()[-12:]:
                     print_(f"  {_esc(line)}")
             if result.rolled_back:
-                state = ("[green]the host is back as it was; the old daemon answers on its old "
-                         "endpoints[/green]" if result.recovery_ok else
-                         "[bold red]the files are restored but the old daemon does not answer: "
-                         "check 'dockwiz inspect' and dockerd's log[/bold red]")
-                print_(f"recovery: {state}")
+                print_(f"recovery: {_recovery_line(result)}")
     if result.ok:
         return EXIT_OK
     return EXIT_FAILED_RECOVERED if result.recovery_ok else EXIT_FAILED_NOT_RECOVERED
 
 
+def _recovery_line(result: ApplyResult) -> str:
+    """Only what was checked: every file read back, the old daemon answering."""
+    if result.recovery_ok:
+        return ("[green]the host is back as it was; the old daemon answers on its old "
+                "endpoints[/green]")
+    if result.not_restored:
+        return ("[bold red]rollback failed, the host needs attention: NOT restored: "
+                + _esc(", ".join(result.not_restored))
+                + "; dockerd was not restarted on a half-restored configuration[/bold red]")
+    return ("[bold red]the files are restored but the old daemon does not answer: "
+            "check 'dockwiz inspect' and dockerd's log[/bold red]")
+
+
 def pending_warning(host: Host) -> str | None:
     """The line every other command prints while an interrupted apply waits for recovery."""
-    # journal.py only, not the whole apply machinery: this runs at every command's start
-    from dockwiz.journal import load_journal
+    from dockwiz.apply import lock
+    from dockwiz.apply.journal import load_journal
 
     try:
+        busy = lock.holder(host)
         journal = load_journal(host)
     except DockwizError as exc:
         return f"warning: {exc.message}"
+    except OSError as exc:  # not root: the state directory is root's alone
+        return (f"warning: cannot tell whether an apply is running or was interrupted: "
+                f"{exc.strerror} ({host.path(JOURNAL_PATH)} is root's: run as root to know)")
+    if busy is not None:
+        return (f"warning: a dockwiz transaction is running ({busy.describe()}); what you see "
+                "may change under you")
     if journal is None or journal.finished:
         return None
     return (f"warning: an apply ({journal.txid}) was interrupted at step '{journal.step}'; "
@@ -179,13 +198,9 @@ def _load_or_build_plan(host: Host, args: argparse.Namespace) -> Plan:
     return plan
 
 
-def _plan_is_empty(plan: Plan) -> bool:
-    return not plan.files and not plan.certs and not plan.actions
-
-
 def _dry_run_steps(plan: Plan) -> list[str]:
     from dockwiz.apply import cert_trees
-    from dockwiz.journal import BACKUP_ROOT, JOURNAL_PATH
+    from dockwiz.docker_paths import BACKUP_ROOT, JOURNAL_PATH
 
     steps = [f"journal and back up {len(plan.files)} file(s)"
              + (f" and {', '.join(cert_trees(plan))}" if plan.certs else "")
@@ -241,9 +256,14 @@ def run_apply(args: argparse.Namespace) -> int:
             "run 'dockwiz recover' first: it restores the host from the journal",
         )
     plan = _load_or_build_plan(host, args)
+    if args.plan_file:
+        from dockwiz.apply.freshness import check_fresh, check_policy
+
+        check_fresh(host, plan)  # again under the transaction lock, at the last moment
+        check_policy(host, plan)
     out = _printer(args)
     print_ = out.print
-    if _plan_is_empty(plan):
+    if plan.is_empty:
         if args.json:
             print_json({"ok": True, "changed": False, "detail": "nothing to do"})
         else:
@@ -288,13 +308,10 @@ def _journal_summary(journal: Journal) -> str:
 
 def run_rollback(args: argparse.Namespace) -> int:
     from dockwiz.apply import rollback_last
-    from dockwiz.journal import load_journal
+    from dockwiz.apply.history import rollback_target
 
     host = host_from_args(args)
-    journal = load_journal(host)
-    if journal is None or journal.step != "done":
-        rollback_last(host, manager=None if journal is None else _manager(host, args))
-        return EXIT_OK  # unreachable: rollback_last raised with the reason
+    journal = rollback_target(host)  # raises with the reason when there is nothing to undo
     out = _printer(args)
     out.print(f"will undo {_esc(_journal_summary(journal))}")
     if not _confirm(args, "Restore these files and restart dockerd on the old configuration?"):
@@ -302,6 +319,28 @@ def run_rollback(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     result = rollback_last(host, on_step=_live(args), manager=_manager(host, args))
     return _report(args, result, "rollback")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """Every transaction, newest first; the first 'applied' one is what rollback undoes."""
+    from dockwiz.apply.history import journals, outcome
+
+    host = host_from_args(args)
+    rows = [{"txid": j.txid, "when": j.started.isoformat(timespec="seconds"),
+             "mode": j.mode, "files": [f.path for f in j.files] + [t.path for t in j.trees],
+             "outcome": outcome(j)} for j in journals(host)]
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    out = _printer(args)
+    if not rows:
+        out.print("no transaction recorded on this host")
+    for row in rows:
+        files = row["files"]
+        assert isinstance(files, list)
+        out.print(f"{row['txid']}  {row['when']}  {row['mode'] or '?':<5} "
+                  f"{_esc(str(row['outcome'])):<20} {_esc(', '.join(files)) or '-'}")
+    return EXIT_OK
 
 
 def run_recover(args: argparse.Namespace) -> int:

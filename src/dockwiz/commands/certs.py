@@ -13,23 +13,24 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dockwiz.addresses import is_ip
 from dockwiz.commands._common import add_host_args, host_from_args
+from dockwiz.docker_paths import CA_DIR, DAEMON_TLS_DIR
 
 if TYPE_CHECKING:
-    from cryptography.x509 import Certificate
-
     from dockwiz.host import Host
     from dockwiz.models.host_state import CertInfo
     from dockwiz.pki import ClientBundle, Issued
 
-DAEMON_TLS_DIR = "/etc/docker/tls"  # kept equal to pki.DAEMON_TLS_DIR (checked by a test)
+# argparse's choices, without importing cryptography on this benchmarked path; kept equal to
+# pki.KEY_TYPES (checked by a test)
 KEY_TYPES = ("ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519")
 
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Issue and inspect the CA, server and client certificates for a TLS-secured daemon. "
-        "The CA key lives in /etc/dockwiz/ca (0700), never in the daemon's directory."
+        f"The CA key lives in {CA_DIR} (0700), never in the daemon's directory."
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = sub.add_parser(
@@ -129,14 +130,27 @@ def _passphrase(args: argparse.Namespace) -> bytes | None:
     if not path:
         return None
     from dockwiz.errors import DockwizError
+    from dockwiz.pki import read_local
 
     try:
-        data = Path(path).read_bytes().rstrip(b"\r\n")
+        # this machine's file (not the host root's): links are fine, FIFOs and devices are not
+        data = read_local(Path(path).resolve())[0].rstrip(b"\r\n")
     except OSError as exc:
-        raise DockwizError(f"cannot read the passphrase file {path}: {exc.strerror}") from exc
+        raise DockwizError(
+            f"cannot read the passphrase file {path}: {exc.strerror or exc}",
+            "give a regular file holding the passphrase",
+        ) from exc
     if not data:
         raise DockwizError(f"the passphrase file {path} is empty", "put the passphrase in it")
     return data
+
+
+def _host(args: argparse.Namespace) -> Host:
+    """The Host, after the --dir given is checked (absolute, no '..': a one-line error)."""
+    from dockwiz import pki
+
+    args.dir = pki.check_tls_dir(args.dir)
+    return host_from_args(args)
 
 
 def _sans(host: Host, args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -179,45 +193,25 @@ def _describe(issued: Issued) -> dict[str, Any]:
     }
 
 
-def _server_problems(host: Host, ca: Issued, directory: str) -> list[str]:
-    from dockwiz import pki
-
-    _, cert_path, key_path = pki.server_paths(directory)
-    info = pki.cert_info(host, cert_path, key_path, role="server")
-    problems = pki.check_server_cert(info, "", None)
-    if not info.error:
-        cert = pki.load_certificate(host.path(cert_path).read_bytes())
-        issue = pki.verify_issued_by(cert, ca.cert)
-        problems += [issue] if issue else []
-    return problems
-
-
 # -- actions -----------------------------------------------------------------------------------
 def _cmd_init(args: argparse.Namespace) -> int:
     """Everything is decided and issued in memory first, then written in one all-or-nothing
     step: a bad --client name or an existing file leaves the host untouched."""
     from dockwiz import pki
-    from dockwiz.errors import DockwizError
 
-    host = host_from_args(args)
+    host = _host(args)
     passphrase = _passphrase(args)
-    for name in args.client:
-        pki.validate_client_name(name)
+    choice = pki.decide_init(
+        host, args.dir, args.client, overwrite=args.overwrite, ca_only=args.ca_only
+    )
+    new_ca, server_exists, server_needed = (
+        choice.new_ca, choice.server_exists, choice.server_needed
+    )
+    new_clients = choice.new_clients
     dns, ips = ([], []) if args.ca_only else _sans(host, args)
     endpoint = pki.normalize_endpoint(args.endpoint) if args.endpoint else None
     report = _Report(args.json)
 
-    new_ca = args.overwrite or not pki.ca_exists(host)
-    server_exists = any(host.path(p).exists() for p in pki.server_paths(args.dir))
-    if new_ca and server_exists and not args.overwrite:
-        raise DockwizError(
-            f"the daemon's TLS files in {args.dir} exist but there is no CA in {pki.CA_DIR}",
-            "keep them as they are (do not run init), or replace all with --overwrite",
-        )
-    server_needed = not args.ca_only and (new_ca or not server_exists)
-    new_clients = [
-        n for n in dict.fromkeys(args.client) if args.overwrite or not pki.client_exists(host, n)
-    ]
     if args.dry_run:
         return _dry_run(args, new_ca, server_needed, dns, ips, new_clients)
     wanted = int(new_ca) + int(server_needed) + len(new_clients)
@@ -236,9 +230,13 @@ def _cmd_init(args: argparse.Namespace) -> int:
     if server_needed:
         server = pki.issue_server(ca, dns, ips, args.key_type, args.days, args.cn, key=next(keys))
     elif not args.ca_only:
-        _keep_server(host, ca, args.dir, report)
-    _keep_clients(host, args, ca, new_clients, report)
-    url = endpoint or _default_endpoint(host, args.dir, server.cert if server else None)
+        pki.check_kept_server(host, ca, args.dir)
+        report.data["kept"].append(args.dir)
+        report.line(f"kept the existing server certificate in {args.dir} (checks passed)")
+    for directory in pki.check_kept_clients(host, ca, choice.kept_clients):
+        report.data["kept"].append(directory)
+        report.line(f"kept the existing client bundle {directory.rsplit('/', 1)[-1]!r}")
+    url = endpoint or pki.default_endpoint(host, args.dir, server.cert if server else None)
     clients = [
         (name, pki.issue_client(ca, name, args.key_type, args.days, key=next(keys)), url)
         for name in new_clients
@@ -269,39 +267,6 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return report.finish()
 
 
-def _keep_server(host: Host, ca: Issued, directory: str, report: _Report) -> None:
-    from dockwiz.errors import DockwizError
-
-    problems = _server_problems(host, ca, directory)
-    if problems:
-        raise DockwizError(
-            f"the existing server certificate in {directory} has problems: " + "; ".join(problems),
-            "renew it with 'dockwiz certs renew' (same CA and names), or replace everything "
-            "with --overwrite",
-        )
-    report.data["kept"].append(directory)
-    report.line(f"kept the existing server certificate in {directory} (checks passed)")
-
-
-def _keep_clients(
-    host: Host, args: argparse.Namespace, ca: Issued, new: list[str], report: _Report
-) -> None:
-    """Existing bundles not being replaced must come from this CA (init is re-runnable)."""
-    from dockwiz import pki
-    from dockwiz.errors import DockwizError
-
-    for name in dict.fromkeys(args.client):
-        if name in new:
-            continue
-        path = f"{pki.CLIENTS_DIR}/{name}/cert.pem"
-        cert = pki.load_certificate(host.path(path).read_bytes(), path)
-        problem = pki.verify_issued_by(cert, ca.cert)
-        if problem:
-            raise DockwizError(f"client bundle {name!r}: {problem}", "replace it with --overwrite")
-        report.data["kept"].append(f"{pki.CLIENTS_DIR}/{name}")
-        report.line(f"kept the existing client bundle {name!r}")
-
-
 def _report_server(report: _Report, server: Issued, directory: str, days: int) -> None:
     from dockwiz import pki
 
@@ -309,8 +274,8 @@ def _report_server(report: _Report, server: Issued, directory: str, days: int) -
     ca_path, cert_path, key_path = pki.server_paths(directory)
     sans = pki.sans_of(server.cert)
     report.line(f"issued server certificate ({server.key_type}, {days} days) in {directory}")
-    report.line(f"  DNS names: {', '.join(s for s in sans if not pki.is_ip(s)) or '-'}")
-    report.line(f"  IPs:       {', '.join(s for s in sans if pki.is_ip(s)) or '-'}")
+    report.line(f"  DNS names: {', '.join(s for s in sans if not is_ip(s)) or '-'}")
+    report.line(f"  IPs:       {', '.join(s for s in sans if is_ip(s)) or '-'}")
     report.line("  clients must dial one of these; add more with: dockwiz certs renew --san NAME")
     report.line(
         f'  daemon.json: "tlsverify": true, "tlscacert": "{ca_path}", '
@@ -322,28 +287,6 @@ def _report_bundle(report: _Report, bundle: ClientBundle) -> None:
     report.data.setdefault("clients", []).append(bundle.model_dump())
     report.line(f"issued client bundle {bundle.name!r} in {bundle.dir} (copy it to the client)")
     report.line(f"  . {bundle.dir}/env.sh   # or: {bundle.context_command}")
-
-
-def _default_endpoint(host: Host, directory: str, cert: Certificate | None = None) -> str:
-    """The first SAN a remote client is likely to dial: a non-loopback IP, else a DNS name.
-
-    Read from the just-issued certificate when there is one (no file parsing on the fast
-    path), else from the daemon's server certificate on disk."""
-    import ipaddress
-
-    from dockwiz import pki
-    from dockwiz.errors import DockwizError
-
-    if cert is None:
-        _, cert_path, _ = pki.server_paths(directory)
-        try:
-            cert = pki.load_certificate(host.path(cert_path).read_bytes())
-        except (OSError, DockwizError):
-            return pki.normalize_endpoint("localhost")
-    sans = pki.sans_of(cert)
-    remote_ips = [s for s in sans if pki.is_ip(s) and not ipaddress.ip_address(s).is_loopback]
-    names = [s for s in sans if not pki.is_ip(s) and s != "localhost"]
-    return pki.normalize_endpoint((remote_ips or names or ["localhost"])[0])
 
 
 def _write_server(
@@ -368,7 +311,7 @@ def _write_client(
 
     report = _Report(args.json)
     client = pki.issue_client(ca, name, args.key_type, args.days)
-    url = endpoint or _default_endpoint(host, args.dir)
+    url = endpoint or pki.default_endpoint(host, args.dir)
     written, bundles = pki.write_material(
         host, ca, store_ca=False, clients=[(name, client, url)], overwrite=args.overwrite
     )
@@ -414,7 +357,7 @@ def _dry_run(
 def _cmd_server(args: argparse.Namespace) -> int:
     from dockwiz import pki
 
-    host = host_from_args(args)
+    host = _host(args)
     dns, ips = _sans(host, args)
     if args.dry_run:
         return _dry_run(args, False, True, dns, ips, [])
@@ -430,7 +373,7 @@ def _cmd_client(args: argparse.Namespace) -> int:
         raise DockwizError("which client?", "give a name: dockwiz certs client laptop")
     pki.validate_client_name(name)
     endpoint = pki.normalize_endpoint(args.endpoint) if args.endpoint else None
-    host = host_from_args(args)
+    host = _host(args)
     return _write_client(host, args, pki.load_ca(host, _passphrase(args)), name, endpoint)
 
 
@@ -440,7 +383,7 @@ def _cmd_renew(args: argparse.Namespace) -> int:
     from dockwiz import pki
     from dockwiz.errors import DockwizError
 
-    host = host_from_args(args)
+    host = _host(args)
     ca = pki.load_ca(host, _passphrase(args))
     args.overwrite = True
     if args.client:
@@ -450,8 +393,8 @@ def _cmd_renew(args: argparse.Namespace) -> int:
                 f"there is no client bundle {args.client!r}",
                 f"issue it with 'dockwiz certs client {args.client}'",
             )
-        endpoint = args.endpoint or _bundle_endpoint(host, args.client)
-        old = pki.cert_info(host, f"{pki.CLIENTS_DIR}/{args.client}/cert.pem")
+        endpoint = args.endpoint or pki.bundle_endpoint(host, args.client)
+        old = pki.cert_info(host, f"{pki.client_dir(args.client)}/cert.pem")
         args.key_type = args.key_type or _same_key_type(old.key_type)
         return _write_client(host, args, ca, args.client, endpoint)
     _, cert_path, _ = pki.server_paths(args.dir)
@@ -470,23 +413,10 @@ def _same_key_type(key_type: str | None) -> str:
     return key_type if key_type in KEY_TYPES else "ecdsa-p256"
 
 
-def _bundle_endpoint(host: Host, name: str) -> str | None:
-    from dockwiz import pki
-
-    try:
-        text = host.read_text(f"{pki.CLIENTS_DIR}/{name}/env.sh")
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.startswith("export DOCKER_HOST="):
-            return line.split("=", 1)[1].strip("'\"")
-    return None
-
-
 def _cmd_show(args: argparse.Namespace) -> int:
     from dockwiz import pki
 
-    host = host_from_args(args)
+    host = _host(args)
     infos = list(pki.iter_material(host, args.dir))
     ca_info = next((i for i in infos if i.role == "ca" and not i.error), None)
     rows: list[dict[str, Any]] = []
@@ -516,7 +446,7 @@ def _lint(host: Host, info: CertInfo) -> list[str]:
     if info.error or not info.exists or info.role == "unknown":
         return []
     try:
-        cert = pki.load_certificate(host.path(info.path).read_bytes(), info.path)
+        cert = pki.load_certificate(pki.read_material(host, info.path)[0], info.path)
     except (OSError, DockwizError):
         return []
     covered = ("no extendedKeyUsage", "extendedKeyUsage", "no subjectAltName", "basicConstraints")

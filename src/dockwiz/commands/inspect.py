@@ -40,16 +40,9 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dockwiz.errors import DockwizError
     from dockwiz.inspect import inspect_host
 
-    host = host_from_args(args)
-    if not host.root.is_dir():
-        raise DockwizError(
-            f"host root {host.root} is not a directory",
-            "pass --root with the directory that holds the host's /etc (default: /), "
-            "or --lab DIR for a lab",
-        )
+    host = host_from_args(args)  # the CLI has checked the root (_common.check_can_run)
     state = inspect_host(host)
     if args.json:
         print_json(state)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,9 +71,9 @@ def _lab_address(args: argparse.Namespace) -> str | None:
 
 
 def intent_from_args(args: argparse.Namespace) -> Intent:
+    from dockwiz.addresses import parse_listen
     from dockwiz.models.intent import Hardening, Intent, Mode
     from dockwiz.pki import split_sans
-    from dockwiz.policy import parse_listen
 
     mode = Mode(args.mode)
     host: str | None = None
@@ -93,9 +94,32 @@ def intent_from_args(args: argparse.Namespace) -> Intent:
     )
 
 
+def check_save_target(path: Path) -> None:
+    """Refuse a --save path that cannot take a file, before any planning is done.
+
+    A missing directory is not created: a typo in the path would otherwise scatter plans (which
+    hold the host's full daemon configuration) into new directories; the fix is one mkdir.
+    """
+    if path.is_dir():
+        raise DockwizError(
+            f"--save {path} is a directory, not a file name",
+            f"name the file to save into, e.g. --save {shlex.quote(str(path / 'mtls.plan'))}",
+        )
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise DockwizError(
+            f"cannot save the plan to {path}: the directory {parent} {what}",
+            f"create it first (mkdir -p {shlex.quote(str(parent))}) or save elsewhere, "
+            f"e.g. --save {shlex.quote('/root/' + path.name)}",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from dockwiz.plan import plan_for_host, save_plan
 
+    if args.save:
+        check_save_target(args.save)
     intent = intent_from_args(args)
     host = host_from_args(args)
     _state, plan = plan_for_host(host, intent)
@@ -106,5 +130,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(plan_diff(plan, color=use_color(args)))
         if args.save:
-            print(f"\nplan saved to {args.save}: apply it with 'dockwiz apply {args.save}'")
+            saved = shlex.quote(str(args.save))
+            print(f"\nplan saved to {args.save}; apply it with: dockwiz apply {saved}")
     return 0

@@ -49,7 +49,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"dockwiz: starting a throwaway lab ({scenario}) in {directory} ...", file=sys.stderr)
     _explain_slow_start(scenario)
     try:
-        lab = lab_up(directory, scenario)
+        lab = lab_up(directory, scenario, docker=getattr(args, "docker", None),
+                     progress=lambda msg: print(f"dockwiz: {msg}", file=sys.stderr))
         status = _wizard(lab.host(), f"throwaway lab {scenario} in {directory}",
                          lab.info.address)
     finally:

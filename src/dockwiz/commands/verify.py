@@ -18,14 +18,13 @@ from dockwiz.commands._common import (
     print_json,
     use_color,
 )
+from dockwiz.docker_paths import CLIENTS_DIR, DEFAULT_CLIENT
+from dockwiz.models.intent import Mode
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from dockwiz.models.results import Probe, VerifyReport
-
-MODES = ("unix", "ssh", "tls", "mtls")
-
 
 def configure(name: str, parser: argparse.ArgumentParser) -> None:
     add_host_args(parser)
@@ -34,7 +33,7 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         help="client bundle (ca.pem, cert.pem, key.pem) to connect with "
-        "(default: /etc/dockwiz/clients/dockwiz-client under the root, or the only bundle there)",
+        f"(default: {CLIENTS_DIR}/{DEFAULT_CLIENT} under the root, or the only bundle there)",
     )
     parser.add_argument(
         "--endpoint",
@@ -49,7 +48,9 @@ def configure(name: str, parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="an endpoint the daemon used to serve that must now be shut (repeatable)",
     )
-    parser.add_argument("--mode", choices=MODES, help="the mode the daemon must be in")
+    parser.add_argument(
+        "--mode", choices=[m.value for m in Mode], help="the mode the daemon must be in"
+    )
     parser.add_argument(
         "--no-docker-cli", action="store_true", help="skip the probes that run the docker CLI"
     )

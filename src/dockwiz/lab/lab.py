@@ -11,7 +11,8 @@ Why a lab looks the way it does:
 * **Its own private mount namespace**, so the daemon reads the *sandbox* exactly as it would
   read a real host. Inside it ``/etc/docker``, ``/etc/group``, ``/root`` and ``/run`` are
   bind-mounted from the lab's root (``/var/run`` is a symlink to ``/run`` here and in the
-  sandbox). So ``/etc/docker/daemon.json``, ``/etc/docker/certs/server.crt``,
+  sandbox), and so are ``/etc/systemd`` and ``/etc/default/docker`` for commands in a lab
+  shell. So ``/etc/docker/daemon.json``, ``/etc/docker/certs/server.crt``,
   ``unix:///var/run/docker.sock``, the pidfile ``/var/run/docker.pid``, the exec-root
   ``/var/run/docker`` and dockerd's default CA ``~/.docker/ca.pem`` (HOME is ``/root``) all mean
   the sandbox's files, with no path translation at all: what the wizard writes under the root
@@ -60,6 +61,7 @@ a private CA is ever accepted, not even with that CA in /root/.docker/ca.pem.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import grp
 import ipaddress
@@ -69,6 +71,7 @@ import secrets
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -80,6 +83,7 @@ from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir
 from dockwiz.host import CommandResult, Host, run_command
 from dockwiz.lab.activation import Activation, activation_for_start, stop_holder
+from dockwiz.lab.engines import Engine, default_engine_key, ensure_engine
 from dockwiz.lab.scenarios import (
     DEBIAN_DEFAULT_DOCKER,
     DEBIAN_DOCKER_SERVICE,
@@ -110,6 +114,7 @@ DAEMON_PATH = "/usr/sbin:/usr/bin:/sbin:/bin:/usr/local/sbin:/usr/local/bin"
 __all__ = [
     "SCENARIOS",
     "Lab",
+    "LabHost",
     "LabInfo",
     "LabServiceManager",
     "LabState",
@@ -144,6 +149,13 @@ class LabInfo(BaseModel):
     client_cert_dir: str | None = None
     tcp_endpoint: str | None = None
     log_offset: int = 0  # where the latest start's output begins in dockerd.log
+    # the Docker engine (dockwiz.lab.engines); None in labs made before engines existed,
+    # which run the machine's dockerd
+    engine: str | None = None
+    engine_version: str | None = None  # the Debian package version
+    dockerd: str | None = None  # the engine's dockerd binary
+    engine_path: list[str] = Field(default_factory=list)  # dirs first on the daemon's PATH
+    dockerd_version: str | None = None  # what ``dockerd --version`` says
 
 
 class Lab:
@@ -158,12 +170,16 @@ class Lab:
         return Path(self.info.root)
 
     def host(self) -> Host:
-        return Host(
-            root=self.root,
-            netns=self.info.netns,
-            services=LabServiceManager(self),
-            label=f"lab {self.dir} ({self.info.scenario})",
-        )
+        return LabHost(self)
+
+    def dockerd_binary(self) -> str:
+        """The engine's dockerd (the machine's for labs made before engines existed)."""
+        return self.info.dockerd or Host().which("dockerd") or "dockerd"
+
+    def daemon_path(self) -> str:
+        """PATH for the lab's daemon: the engine's dirs first (docker-proxy, docker-init),
+        then the machine's (containerd, runc, iptables)."""
+        return ":".join([*self.info.engine_path, DAEMON_PATH])
 
     def unix_socket_path(self) -> Path:
         return Path(self.info.socket)
@@ -196,14 +212,27 @@ class Lab:
 
 
 # -- public API ---------------------------------------------------------------------------------
-def lab_up(directory: Path, scenario: str, *, wait: float = 30.0) -> Lab:
-    """Create the lab in ``directory`` and start its daemon; a failing start is a lab state."""
+def lab_up(
+    directory: Path,
+    scenario: str,
+    *,
+    wait: float = 30.0,
+    docker: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Lab:
+    """Create the lab in ``directory`` and start its daemon; a failing start is a lab state.
+
+    ``docker`` picks the engine (20.10, 26.1, 28.5; default: the machine's docker.io when it
+    is one of those, else 20.10); it is fetched into the engine cache on first use, before
+    anything of the lab is made, so a failed download leaves nothing behind.
+    """
     spec = SCENARIOS.get(scenario)
     if spec is None:
         raise DockwizError(
             f"unknown lab scenario {scenario!r}", f"choose one of: {', '.join(SCENARIOS)}"
         )
     _check_prerequisites()
+    engine = ensure_engine(docker or default_engine_key(), progress=progress)
     directory = _prepare_dir(directory)
     netns, address = _create_netns()
     info = LabInfo(
@@ -214,9 +243,11 @@ def lab_up(directory: Path, scenario: str, *, wait: float = 30.0) -> Lab:
         address=address,
         socket=str(directory / "root" / "run" / "docker.sock"),
     )
+    _set_engine(info, engine)
     lab = Lab(directory, info)
     try:
         lab.save()
+        write_systemctl_shim(lab)
         _lay_out_root(lab, spec)
         _link_short_path(lab)
         _start(lab, deadline_s=max(wait, spec.slow_start_s + 10.0))
@@ -225,6 +256,16 @@ def lab_up(directory: Path, scenario: str, *, wait: float = 30.0) -> Lab:
             lab_down(directory)
         raise
     return lab
+
+
+def _set_engine(info: LabInfo, engine: Engine) -> None:
+    from dockwiz.lab.engines import dockerd_version_of
+
+    info.engine = engine.key
+    info.engine_version = engine.package_version
+    info.dockerd = engine.dockerd
+    info.engine_path = list(engine.path_dirs)
+    info.dockerd_version = dockerd_version_of(engine.dockerd)
 
 
 def open_lab(directory: Path) -> Lab:
@@ -315,13 +356,68 @@ class LabServiceManager:
         self.lab.refresh()
         return self.lab.is_running()
 
+    def run_dockerd(self, args: list[str], timeout: float = 30.0) -> CommandResult:
+        """Run the lab's own dockerd with ``args`` inside the lab's namespaces.
+
+        For apply's validate step: ``dockerd --validate --config-file /etc/docker/daemon.json``
+        must see what the daemon will see, i.e. the lab's /etc/docker (its TLS files exist
+        only there) and the lab engine's dockerd, not the machine's. Paths in ``args`` are
+        host paths as the daemon sees them (``/etc/docker/...``), not paths under the root.
+        The result's argv is ``[dockerd, *args]`` (the namespace launcher is left out).
+        """
+        self.lab.refresh()
+        dockerd = self.lab.dockerd_binary()
+        env = {"PATH": self.lab.daemon_path(), "HOME": "/root", "LANG": "C.UTF-8"}
+        result = run_command([*_launcher(self.lab.info), dockerd, *args], timeout=timeout,
+                             env=env)
+        return dataclasses.replace(result, argv=[dockerd, *args])
+
+    def dockerd_version(self) -> str:
+        """The lab engine's ``dockerd --version`` word, e.g. ``28.5.2+dfsg4``."""
+        from dockwiz.lab.engines import dockerd_version_of
+
+        info = self.lab.refresh().info
+        if info.dockerd_version is None:
+            info.dockerd_version = dockerd_version_of(self.lab.dockerd_binary())
+        return info.dockerd_version or "unknown"
+
     def _start_result(self, action: str, started: float) -> CommandResult:
         info = self.lab.info
         if info.state == "running":
             return self._result(action, True, started)
         detail = f"dockerd failed to start: {info.error or 'unknown reason'}"
-        tail = _log_tail(self.lab.dir / "dockerd.log", info.log_offset)
+        tail = log_tail(self.lab.dir / "dockerd.log", info.log_offset)
         return self._result(action, False, started, f"{detail}\n--- dockerd log ---\n{tail}")
+
+
+class LabHost(Host):
+    """The lab as a Host: its root, network namespace and service manager, and its engine's
+    binaries, so ``which("dockerd")`` (inspect's ``dockerd --version``) is the lab's daemon."""
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__(
+            root=lab.root,
+            netns=lab.info.netns,
+            services=LabServiceManager(lab),
+            label=f"lab {lab.dir} ({lab.info.scenario})",
+        )
+        self.lab = lab
+
+    def which(self, name: str) -> str | None:
+        if name == "dockerd":
+            return self.lab.dockerd_binary()
+        for d in self.lab.info.engine_path:
+            candidate = Path(d) / name
+            if candidate.exists():
+                return str(candidate)
+        return super().which(name)
+
+
+def _launcher(info: LabInfo) -> list[str]:
+    """The prefix that puts a command into the lab: its network, then its own mount namespace
+    with the sandbox's /etc/docker, /etc/group, /root and /run (``_NS_SCRIPT``)."""
+    return ["nsenter", f"--net={NETNS_DIR / info.netns}", "unshare", "--mount",
+            "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", info.root]
 
 
 def lab_command(lab: Lab, argv: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -329,24 +425,50 @@ def lab_command(lab: Lab, argv: list[str]) -> tuple[list[str], dict[str, str]]:
 
     The command gets the daemon's view (lab namespace, the sandbox's /etc/docker, /run and
     /root), so ``docker info`` reaches the lab through the usual /var/run/docker.sock and
-    ``cat /etc/docker/daemon.json`` shows the lab's config.
+    ``cat /etc/docker/daemon.json`` shows the lab's config. The lab's ``systemctl`` shim
+    and the engine's binaries come first on PATH, so a tutorial's ``systemctl restart
+    docker`` and ``dockerd --validate`` act on the lab.
     """
+    write_systemctl_shim(lab)
     env = {
         "DOCKER_HOST": "unix:///var/run/docker.sock",
         "DOCKWIZ_LAB": str(lab.dir),
         "DOCKWIZ_LAB_ROOT": str(lab.root),
         "DOCKWIZ_LAB_ADDRESS": lab.info.address,
         "HOME": "/root",
+        # the systemctl shim leaves the lab through this process's namespaces
+        "DOCKWIZ_HOST_PID": str(os.getpid()),
+        "DOCKWIZ_PYTHON": sys.executable,
+        "DOCKWIZ_SRC": str(Path(__file__).resolve().parents[2]),  # this very dockwiz
+        "PATH": ":".join([str(lab.dir / SHIM_DIR), *lab.info.engine_path,
+                          os.environ.get("PATH") or DAEMON_PATH]),
     }
     if lab.info.client_cert_dir:
         env["DOCKER_CERT_PATH"] = lab.info.client_cert_dir
     if lab.info.tcp_endpoint:
         env["DOCKWIZ_LAB_TCP"] = lab.info.tcp_endpoint
-    full = [
-        "nsenter", f"--net={NETNS_DIR / lab.info.netns}", "unshare", "--mount",
-        "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", lab.info.root, *argv,
-    ]
-    return full, env
+    return [*_launcher(lab.info), *argv], env
+
+
+SHIM_DIR = "bin"
+_SHIM = """\
+#!/bin/sh
+# dockwiz lab: systemctl for this lab's docker.service (daemon-reload, start, stop, restart,
+# status, cat, is-active). It leaves the lab's namespaces to restart the lab's dockerd the way
+# 'dockwiz lab restart' does, exactly as systemd would on a real host.
+if [ -z "$DOCKWIZ_HOST_PID" ] || [ -z "$DOCKWIZ_LAB" ]; then
+  echo "systemctl: this is dockwiz's lab shim; use it inside 'dockwiz lab shell' or 'lab run'" >&2
+  exit 1
+fi
+export PYTHONPATH="$DOCKWIZ_SRC${PYTHONPATH:+:$PYTHONPATH}"
+exec nsenter --mount=/proc/$DOCKWIZ_HOST_PID/ns/mnt --net=/proc/$DOCKWIZ_HOST_PID/ns/net -- \\
+  "${DOCKWIZ_PYTHON:-python3}" -m dockwiz lab systemctl --dir "$DOCKWIZ_LAB" -- "$@"
+"""
+
+
+def write_systemctl_shim(lab: Lab) -> None:
+    """``D/bin/systemctl``: first on PATH in ``lab shell`` and ``lab run``."""
+    _write(lab.dir / SHIM_DIR / "systemctl", _SHIM, 0o755)
 
 
 def lab_is_up(lab: Lab) -> bool:
@@ -378,11 +500,12 @@ def _check_prerequisites() -> None:
             "a lab needs root (network namespaces, bind mounts, dockerd)",
             "run it as root, e.g. sudo dockwiz lab up ...",
         )
-    for tool in ("dockerd", "ip", "nsenter", "unshare", "mount"):
+    for tool in ("containerd", "runc", "ip", "nsenter", "unshare", "mount"):
         if Host().which(tool) is None:
             raise DockwizError(
-                f"{tool} is not installed; a lab runs the machine's real dockerd",
-                "apt-get install docker.io iproute2 util-linux mount",
+                f"{tool} is not installed; a lab runs a real dockerd with the machine's "
+                "containerd",
+                "apt-get install docker.io containerd runc iproute2 util-linux mount",
             )
     for target in BIND_TARGETS:
         if not Path(target).exists():
@@ -491,7 +614,8 @@ def _write(path: Path, text: str | bytes, mode: int) -> None:
 
 def _lay_out_root(lab: Lab, spec: ScenarioSpec) -> None:
     root = lab.root
-    for d, mode in (("etc/docker", 0o755), ("run", 0o755), ("root", 0o700), ("var", 0o755)):
+    for d, mode in (("etc/docker", 0o755), ("etc/systemd/system", 0o755), ("run", 0o755),
+                    ("root", 0o700), ("var", 0o755)):
         ensure_dir(root / d, mode=mode)
     (root / "var" / "run").symlink_to("../run")
     ensure_dir(lab.dir / "data", mode=0o710)
@@ -613,6 +737,13 @@ mount --bind "$root/etc/docker" /etc/docker
 mount --bind "$root/etc/group" /etc/group
 mount --bind "$root/root" /root
 mount --bind "$root/run" /run
+# units and /etc/default/docker too, so 'systemctl cat docker' and a drop-in written by hand
+# in a lab shell are the sandbox's (the daemon itself never reads them)
+if [ -d "$root/etc/systemd" ]; then mount --bind "$root/etc/systemd" /etc/systemd; fi
+if [ -f "$root/etc/default/docker" ]; then
+  touch /etc/default/docker
+  mount --bind "$root/etc/default/docker" /etc/default/docker
+fi
 cd /
 if [ -n "$DW_ACTIVATION" ]; then
   unset DW_ACTIVATION
@@ -628,7 +759,7 @@ exec "$@"
 def _start(lab: Lab, *, deadline_s: float) -> None:
     """Start dockerd from the sandbox's current unit and config; record the outcome."""
     info = lab.info
-    dockerd = Host().which("dockerd") or "dockerd"
+    dockerd = lab.dockerd_binary()
     host = lab.host()
     log_path = lab.dir / "dockerd.log"
     unit = read_docker_unit(host)
@@ -638,11 +769,10 @@ def _start(lab: Lab, *, deadline_s: float) -> None:
         return
     argv = lab_argv(lab, unit.exec_start, dockerd)
     activation = _activation_socket(host)
-    env = {"PATH": DAEMON_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
+    env = {"PATH": lab.daemon_path(), "HOME": "/root", "LANG": "C.UTF-8"}
     if activation is not None:
         env["DW_ACTIVATION"] = "1"
-    launcher = ["nsenter", f"--net={NETNS_DIR / info.netns}", "unshare", "--mount",
-                "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", info.root]
+    launcher = _launcher(info)
     log_offset = log_path.stat().st_size if log_path.exists() else 0
     started = time.monotonic()
     with log_path.open("ab") as log:
@@ -681,7 +811,7 @@ def _wait_ready(
     log_path: Path,
     log_offset: int,
 ) -> None:
-    from dockwiz.dockerapi import ping_unix
+    from dockwiz.dockerapi import ProbeError, ping_unix
 
     info = lab.info
     while True:
@@ -700,8 +830,9 @@ def _wait_ready(
         try:
             if ping_unix(lab.unix_socket_path(), timeout=min(PING_TIMEOUT_S, remaining)).ok:
                 break
-        except Exception:  # noqa: S110 - not up yet; the loop checks the process and deadline
-            pass
+        except (ProbeError, OSError):
+            pass  # not up yet: the loop checks the process and the deadline (and only these
+            # are caught, so an interruption or a bug is never mistaken for "not up yet")
         time.sleep(0.05)
     info.start_seconds = round(time.monotonic() - started, 3)
     ns = _mnt_ns(proc.pid)
@@ -896,7 +1027,7 @@ def _failure_reason(log_path: Path, offset: int) -> str | None:
     return lines[-1] if lines else None
 
 
-def _log_tail(log_path: Path, offset: int = 0, lines: int = 15) -> str:
+def log_tail(log_path: Path, offset: int = 0, lines: int = 15) -> str:
     """The last lines the latest start wrote (not the previous daemon's shutdown)."""
     try:
         with log_path.open("rb") as fh:

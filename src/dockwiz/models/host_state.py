@@ -7,6 +7,7 @@ Anything inspect could not read is recorded in ``unreadable`` with the reason, n
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, Literal
 
@@ -169,12 +170,17 @@ class DockerVersion(BaseModel):
         return parse_major(self.effective)
 
 
+# ASCII digits only: str.isdigit() also accepts '²⁷', which int() then refuses with a traceback.
+# At most 6 digits: no real major is longer, and int() of thousands of digits raises.
+_MAJOR = re.compile(r"v?([0-9]{1,6})(?:[.+~-].*)?", re.DOTALL)
+
+
 def parse_major(version: str | None) -> int | None:
-    """'20.10.24+dfsg1' -> 20; None or garbage -> None."""
+    """'20.10.24+dfsg1' -> 20, 'v27' -> 27; None, junk or non-ASCII digits -> None."""
     if not version:
         return None
-    head = version.strip().lstrip("v").split(".", 1)[0]
-    return int(head) if head.isdigit() else None
+    match = _MAJOR.fullmatch(version.strip())
+    return int(match.group(1)) if match else None
 
 
 class HostState(BaseModel):

@@ -40,6 +40,7 @@ class ApplyResult(BaseModel):
     daemon_log: str | None = None
     rolled_back: bool = False
     recovery_ok: bool | None = None
+    not_restored: list[str] = Field(default_factory=list)  # paths a rollback could not put back
     downtime_s: float | None = None
     client_bundle: str | None = None
     journal_path: str = JOURNAL_PATH
