@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field
 from dockwiz.effective import parse_listen_stream
 from dockwiz.fsutil import ensure_dir
 from dockwiz.host import Host
-from dockwiz.systemd import read_socket_unit, socket_listen_streams
+from dockwiz.systemd import ListenStreamEntry, read_socket_unit, socket_listen_streams
 
 STATE_FILE = "activation.json"
 _SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture (new syscall table)
@@ -91,7 +91,7 @@ def activation_for_start(host: Host, lab_dir: Path) -> Activation | None:
         return None
     spec = [e.value for e in streams] + [unit.socket_mode or "", unit.socket_group or ""]
     held = _load(lab_dir)
-    if held is not None and held.spec == spec and _alive(held):
+    if held is not None and held.spec == spec and _alive(held) and _paths_bound(host, streams):
         try:
             return Activation([_getfd(held.pid, fd) for fd in held.fds])
         except OSError:
@@ -114,6 +114,20 @@ def activation_for_start(host: Host, lab_dir: Path) -> Activation | None:
     for s in bound:
         s.close()
     return Activation(copies)
+
+
+def _paths_bound(host: Host, streams: list[ListenStreamEntry]) -> bool:
+    """Every unix ListenStream still has its socket file. A daemon started without fd:// binds
+    the same path itself and removes it when it exits, orphaning the held socket (clients could
+    no longer reach it): then the holder is replaced, as restarting docker.socket would."""
+    for entry in streams:
+        if entry.value.startswith("/"):
+            try:
+                if not host.path(entry.value).is_socket():
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 def stop_holder(lab_dir: Path) -> None:
