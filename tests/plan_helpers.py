@@ -13,11 +13,12 @@ import pytest
 
 from dockwiz import inspect as inspect_mod
 from dockwiz import pki
+from dockwiz.effective import derive, write_changes
 from dockwiz.host import Host
 from dockwiz.models.host_state import DockerVersion, HostState
 from dockwiz.models.intent import Intent
 from dockwiz.models.plan import Plan
-from dockwiz.plan import build_plan, observe_material
+from dockwiz.plan import build_plan, check_plan_result, observe_material
 
 UNIT = "/lib/systemd/system/docker.service"
 
@@ -163,19 +164,15 @@ def observe(root: Path, intent: Intent) -> HostState:
 
 
 def plan_for(root: Path, intent: Intent) -> Plan:
-    return build_plan(observe(root, intent), intent)
+    """As plan_for_host does: with the host's effective sources, and the result re-derived."""
+    plan = build_plan(observe(root, intent), intent, sources=derive(Host(root)))
+    check_plan_result(Host(root), plan)
+    return plan
 
 
 def apply_files(root: Path, plan: Plan) -> None:
     """What apply does to files: write each after-text with its mode, delete on None."""
-    for change in plan.files:
-        local = root / change.path.lstrip("/")
-        if change.after is None:
-            local.unlink(missing_ok=True)
-            continue
-        local.parent.mkdir(parents=True, exist_ok=True)
-        local.write_text(change.after)
-        os.chmod(local, change.mode)
+    write_changes(root, plan.files)
 
 
 def apply_certs(root: Path, plan: Plan) -> None:

@@ -37,6 +37,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dockwiz.dockerd_flags import (  # noqa: F401 - re-exported: callers name them here
+    DOCKERD_FLAGS,
+    FLAGS_BY_JSON_KEY,
+    FLAGS_BY_NAME,
+    FLAGS_BY_SHORT,
+    DockerdFlag,
+    FlagKind,
+)
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.models.host_state import DaemonJsonState, JsonProblem
@@ -68,141 +76,8 @@ class DaemonJsonError(DockwizError):
 
 
 # --------------------------------------------------------------------------------------------
-# dockerd's option table
+# dockerd's option table lives in dockerd_flags.py (one place); daemon.json keys follow it
 # --------------------------------------------------------------------------------------------
-
-FlagKind = Literal["bool", "value", "list"]
-
-
-@dataclass(frozen=True)
-class DockerdFlag:
-    """One dockerd command-line flag and the daemon.json key that sets the same option.
-
-    ``since``/``until`` are the first/last release lines (major.minor) in which moby's
-    cmd/dockerd defines the flag, from the last patch release of every minor line when this
-    table was built: 20.10.27, 23.0.18, 24.0.9, 25.0.17, 26.0.2, 26.1.5, 27.0.3, 27.1.2,
-    27.2.1, 27.3.1, 27.4.1, 27.5.1, 28.0.4, 28.1.1, 28.2.2, 28.3.3, 28.4.0, 28.5.2.
-    """
-
-    name: str
-    kind: FlagKind
-    short: str | None
-    json_key: str
-    since: str = "20.10"
-    until: str | None = None
-
-
-def _F(
-    name: str, kind: FlagKind, short: str | None, key: str, since: str, until: str | None
-) -> DockerdFlag:
-    return DockerdFlag(name, kind, short, key, since, until)
-
-
-DOCKERD_FLAGS: tuple[DockerdFlag, ...] = (
-    _F("add-runtime", "list", None, "runtimes", "20.10", None),
-    _F("allow-direct-routing", "bool", None, "allow-direct-routing", "28.2", None),
-    _F("allow-nondistributable-artifacts", "list", None, "allow-nondistributable-artifacts",
-       "20.10", None),
-    _F("api-cors-header", "value", None, "api-cors-header", "20.10", None),
-    _F("authorization-plugin", "list", None, "authorization-plugins", "20.10", None),
-    _F("bip", "value", None, "bip", "20.10", None),
-    _F("bip6", "value", None, "bip6", "28.0", None),
-    _F("bridge", "value", "b", "bridge", "20.10", None),
-    _F("cdi-spec-dir", "list", None, "cdi-spec-dirs", "25.0", None),
-    _F("cgroup-parent", "value", None, "cgroup-parent", "20.10", None),
-    _F("cluster-advertise", "value", None, "cluster-advertise", "20.10", "23.0"),
-    _F("cluster-store", "value", None, "cluster-store", "20.10", "23.0"),
-    _F("cluster-store-opt", "list", None, "cluster-store-opts", "20.10", "23.0"),
-    _F("config-file", "value", None, "config-file", "20.10", None),
-    _F("containerd", "value", None, "containerd", "20.10", None),
-    _F("containerd-namespace", "value", None, "containerd-namespace", "20.10", None),
-    _F("containerd-plugins-namespace", "value", None, "containerd-plugins-namespace",
-       "20.10", None),
-    _F("cpu-rt-period", "value", None, "cpu-rt-period", "20.10", None),
-    _F("cpu-rt-runtime", "value", None, "cpu-rt-runtime", "20.10", None),
-    _F("cri-containerd", "bool", None, "cri-containerd", "20.10", None),
-    _F("data-root", "value", None, "data-root", "20.10", None),
-    _F("debug", "bool", "D", "debug", "20.10", None),
-    _F("default-address-pool", "list", None, "default-address-pools", "20.10", None),
-    _F("default-cgroupns-mode", "value", None, "default-cgroupns-mode", "20.10", None),
-    _F("default-gateway", "value", None, "default-gateway", "20.10", None),
-    _F("default-gateway-v6", "value", None, "default-gateway-v6", "20.10", None),
-    _F("default-ipc-mode", "value", None, "default-ipc-mode", "20.10", None),
-    _F("default-network-opt", "list", None, "default-network-opts", "24.0", None),
-    _F("default-runtime", "value", None, "default-runtime", "20.10", None),
-    _F("default-shm-size", "value", None, "default-shm-size", "20.10", None),
-    _F("default-ulimit", "list", None, "default-ulimits", "20.10", None),
-    _F("dns", "list", None, "dns", "20.10", None),
-    _F("dns-opt", "list", None, "dns-opts", "20.10", None),
-    _F("dns-search", "list", None, "dns-search", "20.10", None),
-    _F("exec-opt", "list", None, "exec-opts", "20.10", None),
-    _F("exec-root", "value", None, "exec-root", "20.10", None),
-    _F("experimental", "bool", None, "experimental", "20.10", None),
-    _F("feature", "list", None, "features", "27.3", None),
-    _F("fixed-cidr", "value", None, "fixed-cidr", "20.10", None),
-    _F("fixed-cidr-v6", "value", None, "fixed-cidr-v6", "20.10", None),
-    _F("graph", "value", "g", "graph", "20.10", "23.0"),
-    _F("group", "value", "G", "group", "20.10", None),
-    _F("host", "list", "H", "hosts", "20.10", None),
-    _F("host-gateway-ip", "list", None, "host-gateway-ips", "20.10", None),
-    _F("http-proxy", "value", None, "http-proxy", "23.0", None),
-    _F("https-proxy", "value", None, "https-proxy", "23.0", None),
-    _F("icc", "bool", None, "icc", "20.10", None),
-    _F("identity", "value", None, "identity", "20.10", "20.10"),
-    _F("init", "bool", None, "init", "20.10", None),
-    _F("init-path", "value", None, "init-path", "20.10", None),
-    _F("insecure-registry", "list", None, "insecure-registries", "20.10", None),
-    _F("ip", "value", None, "ip", "20.10", None),
-    _F("ip-forward", "bool", None, "ip-forward", "20.10", None),
-    _F("ip-forward-no-drop", "bool", None, "ip-forward-no-drop", "28.0", None),
-    _F("ip-masq", "bool", None, "ip-masq", "20.10", None),
-    _F("ip6tables", "bool", None, "ip6tables", "20.10", None),
-    _F("iptables", "bool", None, "iptables", "20.10", None),
-    _F("ipv6", "bool", None, "ipv6", "20.10", None),
-    _F("label", "list", None, "labels", "20.10", None),
-    _F("live-restore", "bool", None, "live-restore", "20.10", None),
-    _F("log-driver", "value", None, "log-driver", "20.10", None),
-    _F("log-format", "value", None, "log-format", "25.0", None),
-    _F("log-level", "value", "l", "log-level", "20.10", None),
-    _F("log-opt", "list", None, "log-opts", "20.10", None),
-    _F("max-concurrent-downloads", "value", None, "max-concurrent-downloads", "20.10", None),
-    _F("max-concurrent-uploads", "value", None, "max-concurrent-uploads", "20.10", None),
-    _F("max-download-attempts", "value", None, "max-download-attempts", "20.10", None),
-    _F("metrics-addr", "value", None, "metrics-addr", "20.10", None),
-    _F("mtu", "value", None, "mtu", "20.10", None),
-    _F("network-control-plane-mtu", "value", None, "network-control-plane-mtu", "20.10", None),
-    _F("network-diagnostic-port", "value", None, "network-diagnostic-port", "20.10", None),
-    _F("no-new-privileges", "bool", None, "no-new-privileges", "20.10", None),
-    _F("no-proxy", "value", None, "no-proxy", "23.0", None),
-    _F("node-generic-resource", "list", None, "node-generic-resources", "20.10", None),
-    _F("oom-score-adjust", "value", None, "oom-score-adjust", "20.10", "25.0"),
-    _F("pidfile", "value", "p", "pidfile", "20.10", None),
-    _F("raw-logs", "bool", None, "raw-logs", "20.10", None),
-    _F("registry-mirror", "list", None, "registry-mirrors", "20.10", None),
-    _F("restart", "bool", "r", "restart", "20.10", None),
-    _F("rootless", "bool", None, "rootless", "20.10", None),
-    _F("seccomp-profile", "value", None, "seccomp-profile", "20.10", None),
-    _F("selinux-enabled", "bool", None, "selinux-enabled", "20.10", None),
-    _F("shutdown-timeout", "value", None, "shutdown-timeout", "20.10", None),
-    _F("storage-driver", "value", "s", "storage-driver", "20.10", None),
-    _F("storage-opt", "list", None, "storage-opts", "20.10", None),
-    _F("swarm-default-advertise-addr", "value", None, "swarm-default-advertise-addr",
-       "20.10", None),
-    _F("tls", "bool", None, "tls", "20.10", None),
-    _F("tlscacert", "value", None, "tlscacert", "20.10", None),
-    _F("tlscert", "value", None, "tlscert", "20.10", None),
-    _F("tlskey", "value", None, "tlskey", "20.10", None),
-    _F("tlsverify", "bool", None, "tlsverify", "20.10", None),
-    _F("userland-proxy", "bool", None, "userland-proxy", "20.10", None),
-    _F("userland-proxy-path", "value", None, "userland-proxy-path", "20.10", None),
-    _F("userns-remap", "value", None, "userns-remap", "20.10", None),
-    _F("validate", "bool", None, "validate", "23.0", None),
-    _F("version", "bool", "v", "version", "20.10", None),
-)
-
-FLAGS_BY_NAME: dict[str, DockerdFlag] = {f.name: f for f in DOCKERD_FLAGS}
-FLAGS_BY_SHORT: dict[str, DockerdFlag] = {f.short: f for f in DOCKERD_FLAGS if f.short}
-FLAGS_BY_JSON_KEY: dict[str, DockerdFlag] = {f.json_key: f for f in DOCKERD_FLAGS}
 
 # The named options whose daemon.json key differs from the flag name only exist in some
 # releases (e.g. "host-gateway-ips" replaced the single "host-gateway-ip" in 28.x).

@@ -55,7 +55,11 @@ def tcp_endpoints(state: HostState) -> list[Listener]:
 
 
 def addresses(listeners: Iterable[Listener]) -> str:
-    return ", ".join(sorted({listener.address for listener in listeners}))
+    """Each address, with the file and line that opens it when known (effective.py)."""
+    return ", ".join(sorted({
+        f"{lst.address} (from {lst.origin})" if lst.origin else lst.address
+        for lst in listeners
+    }))
 
 
 def _f(

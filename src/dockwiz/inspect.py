@@ -19,14 +19,15 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 import psutil
 
-from dockwiz import daemon_json, findings, procnet, systemd
+from dockwiz import daemon_json, dockerd_flags, effective, findings, procnet, systemd
+from dockwiz.addresses import is_loopback
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
 from dockwiz.models.host_state import (
@@ -164,18 +165,9 @@ def _read_lines(host: Host, host_path: str, notes: _Notes) -> list[str] | None:
 
 
 # -- the daemon process ----------------------------------------------------------------------
-def _flag_values(argv: Sequence[str], names: Iterable[str]) -> list[str]:
-    """Values of ``--name V`` / ``--name=V`` in a dockerd command line."""
-    wanted = set(names)
-    out: list[str] = []
-    for i, arg in enumerate(argv):
-        head, eq, value = arg.partition("=")
-        if head in wanted:
-            if eq:
-                out.append(value)
-            elif i + 1 < len(argv):
-                out.append(argv[i + 1])
-    return out
+def _flag_values(argv: Sequence[str], name: str) -> list[str]:
+    """Every value of the long flag ``name`` in a dockerd argv, read by the one parser."""
+    return dockerd_flags.parse_dockerd_args(list(argv)).values(name)
 
 
 def _same_file(a: str | Path, b: Path) -> bool:
@@ -213,16 +205,16 @@ def _belongs_to_root(
         argv = proc.cmdline()
     except psutil.Error:
         return False
-    claimed = _flag_values(argv, ["--pidfile", "-p"])
+    claimed = _flag_values(argv, "pidfile")
     if any(_same_file(p, pidfile) for p in claimed):
         return True
     config = resolve_in_root(host, "/etc/docker/daemon.json")
-    return any(_same_file(c, config) for c in _flag_values(argv, ["--config-file"]))
+    return any(_same_file(c, config) for c in _flag_values(argv, "config-file"))
 
 
 def pidfile_candidates(host: Host, flags: Sequence[str], data: dict[str, Any]) -> list[str]:
     """Where this host's daemon writes its PID: its configured pidfile, then the defaults."""
-    cands = _flag_values(flags, ["--pidfile", "-p"])
+    cands = _flag_values(flags, "pidfile")
     if isinstance(data.get("pidfile"), str):
         cands.append(data["pidfile"])
     cands += list(PIDFILES)
@@ -333,7 +325,7 @@ def to_listener(url: str, source: str) -> Listener | None:
     port = int(m.group(2)) if m.group(2) else 2375
     shown = f"[{name}]" if ":" in name else name
     return Listener(kind="tcp", address=f"tcp://{shown}:{port}", host=name, port=port,
-                    loopback=procnet.is_loopback(name), source=src)
+                    loopback=is_loopback(name), source=src)
 
 
 def configured_hosts(flag_hosts: Sequence[str], json_hosts: Sequence[str]) -> list[Listener]:
@@ -347,6 +339,27 @@ def configured_hosts(flag_hosts: Sequence[str], json_hosts: Sequence[str]) -> li
     if not out:
         out.append(Listener(kind="unix", address=f"unix://{DEFAULT_SOCKET}", source="default"))
     return out
+
+
+def add_tcp_sources(configured: list[Listener], eff: effective.Effective) -> None:
+    """Every TCP source of the next start, each with the file and line that opens it: a TCP
+    ListenStream handed over by docker.socket, a -H from an EnvironmentFile, a drop-in that
+    wins systemd's ordering. A source already listed only gains its origin."""
+    for src in eff.tcp:
+        if src.host is None or src.port is None:
+            continue
+        shown = f"[{src.host}]" if ":" in src.host else src.host
+        address = f"tcp://{shown}:{src.port}"
+        same = [c for c in configured if c.kind == "tcp" and c.address == address]
+        if same:
+            for c in same:
+                c.origin = c.origin or src.where
+            continue
+        configured.append(Listener(
+            kind="tcp", address=address, host=src.host, port=src.port,
+            loopback=is_loopback(src.host), origin=src.where,
+            source="docker.socket" if src.via == "docker.socket" else src.via,
+        ))
 
 
 def observed_listeners(
@@ -666,10 +679,10 @@ def inspect_host(host: Host) -> HostState:
     binary = BinaryVersion(host, None if runs_binary else dockerd)
     process = describe_process(proc, accounts, notes) if proc is not None else None
     argv = process.argv if process is not None and process.argv else unit_argv
-    parsed = systemd.parse_dockerd_args(argv)
+    parsed = dockerd_flags.parse_dockerd_args(argv)
     flags = {systemd.flag_to_json_key(k): v for k, v in parsed.options.items()}
     # The conflict is about the next start: the unit's command line against daemon.json.
-    next_start = systemd.parse_dockerd_args(unit_argv) if unit.exists else parsed
+    next_start = dockerd_flags.parse_dockerd_args(unit_argv) if unit.exists else parsed
 
     state = HostState(
         root=str(host.root), is_root=os.geteuid() == 0, docker_installed=dockerd is not None,
@@ -678,6 +691,7 @@ def inspect_host(host: Host) -> HostState:
     )
     state.hosts_conflict = systemd.conflict_message(next_start, data)
     state.configured_hosts = configured_hosts(parsed.hosts, _as_list(data.get("hosts")))
+    add_tcp_sources(state.configured_hosts, effective.derive(host))
     observed = None if process is None else observed_listeners(
         host, process.pid, socket_unit, internal_dirs(flags, data), notes)
     state.listeners = observed or []

@@ -2,21 +2,29 @@
 
 Where each setting lives after the plan (the decision everything else follows):
 
-* TCP modes (tls, mtls): ``hosts`` and the TLS options live in daemon.json; the command line
-  loses every ``-H`` and TLS flag (dockerd refuses a directive given both as a flag and in the
-  file, DOMAIN §3). ``fd://`` leaving the command line becomes ``unix:///var/run/docker.sock``
-  in ``hosts`` so the local socket survives (the docker.socket consequence is in the notes).
-* unix and ssh: nothing TCP anywhere. The sockets stay where they already are: if the command
-  line carries ``-H``, a ``hosts`` list in daemon.json is dropped instead of moving the flags, so
-  the stock unit (``-H fd://``) keeps socket activation and usually needs no drop-in at all.
+* The sockets stay where they already are. If the command line names them (``-H fd://``,
+  ``-H unix://...``), the TCP listener of a tls/mtls mode goes on the command line too
+  (``-H tcp://ADDR:PORT`` in the drop-in's ExecStart) and ``hosts`` leaves daemon.json (dockerd
+  refuses a directive given both as a flag and in the file, DOMAIN §3). So ``-H fd://`` stays
+  and socket activation is kept (issue 12 §1b): systemd holds /run/docker.sock open through
+  every restart, clients wait instead of being refused or hanging, and docker.socket is never
+  left listening for a daemon that no longer accepts on it. fd:// is never dropped, so
+  docker.socket never needs stopping or masking. Without ``-H`` on the command line, ``hosts``
+  lives in daemon.json (the unix socket plus the TCP endpoint).
+* TLS settings always live in daemon.json; TLS flags leave the command line.
+* unix and ssh: nothing TCP anywhere.
+* EVERY TCP source the mode forbids is removed or overridden (issue 12 §1): ``-H`` flags in any
+  pflag spelling (``-DH tcp://...`` loses only its host), flags expanded from ``$DOCKER_OPTS``
+  (the drop-in's ExecStart is written expanded, so /etc/default/docker no longer reaches
+  dockerd), daemon.json ``hosts``, and TCP ListenStreams of docker.socket (a docker.socket
+  drop-in resets ListenStream to the unix socket). :func:`plan_for_host` then derives the
+  listeners again from the files as the plan would leave them (effective.py) and refuses a plan
+  that leaves one the mode forbids.
 * Any other flag that collides with a key daemon.json will carry is dropped from the command
   line (the file's value wins); every other flag (``--containerd=...``, ``-D``) is kept.
 
-The command line is changed with a drop-in, never the packaged unit. If the ExecStart in force
-already comes from a drop-in in /etc (seed 002's override.conf), that file's ExecStart is
-rewritten in place, keeping its other lines: a later-sorting file of ours would leave the
-admin's override behind as a dead, misleading ExecStart, and two files fighting over one
-directive is the confusion this tool exists to remove. Otherwise dockwiz.conf is created.
+The command line is changed with a drop-in, never the packaged unit; see :func:`_dropin_target`
+for which file and why it wins systemd's ordering.
 
 Certificates appear as actions only: key material is made at apply time by the PKI module and
 never enters the plan, its JSON or the diff.
@@ -34,7 +42,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from dockwiz import daemon_json as dj
-from dockwiz import diffs, systemd
+from dockwiz import diffs, dockerd_flags, effective, systemd
+from dockwiz.docker_paths import SOCKET_UNIT_PATH
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.models.host_state import CertInfo, HostState, Listener
@@ -55,6 +64,8 @@ from dockwiz.policy import (
 DAEMON_JSON = "/etc/docker/daemon.json"
 DROPIN_DIR = "/etc/systemd/system/docker.service.d"
 DROPIN_PATH = f"{DROPIN_DIR}/dockwiz.conf"
+SOCKET_DROPIN_DIR = "/etc/systemd/system/docker.socket.d"
+SOCKET_DROPIN_NAME = "zz-dockwiz.conf"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 TLS_KEYS = ("tls", "tlsverify", "tlscacert", "tlscert", "tlskey")
 # Options dockerd re-reads on SIGHUP (daemon/reload.go, 20.10 through 28); all else restarts.
@@ -81,60 +92,22 @@ LOG_ROTATING_DRIVERS = frozenset({"json-file", "local"})
 
 
 # -- command-line flags -----------------------------------------------------------------------
-class Flag(BaseModel):
-    """One dockerd option on the command line, with the exact tokens it occupies.
-
-    A token that is not an option (``$DOCKER_OPTS``) is a Flag with ``name`` "" so it keeps its
-    place when the command line is rebuilt.
-    """
-
-    name: str
-    key: str
-    value: str | None
-    tokens: list[str]
-    index: int
+# One option of dockerd's command line with the exact tokens it occupies (dockerd_flags.Arg).
+Flag = dockerd_flags.Arg
 
 
 def split_flags(args: list[str]) -> tuple[list[Flag], list[Flag]]:
-    """Group dockerd's arguments into options and loose tokens, token-exact.
+    """dockerd's arguments as (options, other tokens), read by the one pflag-exact parser.
 
-    Token-exact so the drop-in can drop one option and keep every other token byte for byte.
+    Token-exact so the drop-in can drop one option and keep every other token byte for byte;
+    options read from one combined token (``-DH tcp://x``) share that token's ``group``.
     """
-    flags: list[Flag] = []
-    loose: list[Flag] = []
-    i = 0
-    while i < len(args):
-        tok = args[i]
-        if not tok.startswith("-") or tok in ("-", "--"):
-            loose.append(Flag(name="", key="", value=tok, tokens=[tok], index=i))
-            i += 1
-            continue
-        if tok.startswith("--"):
-            name, eq, value = tok[2:].partition("=")
-            known = dj.FLAGS_BY_NAME.get(name)
-        else:
-            short, rest = tok[1:2], tok[2:]
-            known = dj.FLAGS_BY_SHORT.get(short)
-            name = known.name if known else short
-            eq, value = ("=", rest.removeprefix("=")) if rest else ("", "")
-        tokens = [tok]
-        val: str | None = value if eq else None
-        start = i
-        takes_value = known.kind != "bool" if known else True
-        if not eq and takes_value and i + 1 < len(args):
-            nxt = args[i + 1]
-            if not nxt.startswith(("-", "$")):
-                tokens.append(nxt)
-                val = nxt
-                i += 1
-        key = known.json_key if known else name
-        flags.append(Flag(name=name, key=key, value=val, tokens=tokens, index=start))
-        i += 1
-    return flags, loose
+    parsed = dockerd_flags.parse_args(args)
+    return [a for a in parsed.args if a.is_flag], [a for a in parsed.args if not a.is_flag]
 
 
 def _flag_bool(flag: Flag) -> bool:
-    return flag.value is None or flag.value.lower() in ("true", "1", "yes")
+    return flag.bool_value is True
 
 
 # -- daemon.json ------------------------------------------------------------------------------
@@ -273,14 +246,25 @@ class _Work:
         self.data: dict[str, Any] = copy.deepcopy(self.json.data)
         self.argv = _current_exec_start(state)
         self.binary = self.argv[0] if self.argv else None
-        flags, loose = split_flags(self.argv[1:]) if self.argv else ([], [])
-        self.flags = flags
-        self.loose = loose
+        parsed = dockerd_flags.parse_args(self.argv[1:] if self.argv else [])
+        self.args = parsed.args  # every token group, in order: the base for the new argv
+        self.flags = [a for a in parsed.args if a.is_flag and a.problem is None]
+        self.loose = [a for a in parsed.args if not a.is_flag or a.problem is not None]
+        self.added: dict[int, list[list[str]]] = {}  # group -> tokens inserted after it
+        self.sources: effective.Effective | None = None
         self.dropped: list[Flag] = []
         self.drop_reasons: list[str] = []
 
     def flag_hosts(self) -> list[str]:
-        return [f.value or "" for f in self.flags if f.key == "hosts"]
+        added = [tokens[1] for group in self.added.values() for tokens in group
+                 if tokens[0] == "-H"]
+        return [f.value or "" for f in self.flags if f.key == "hosts"] + added
+
+    def shown(self, flag: Flag) -> str:
+        """The option as written, or spelled out when it shares a token (``-DH x``)."""
+        alone = sum(1 for a in self.args if a.group == flag.group) == 1
+        value = None if flag.kind == "bool" and flag.value is None else flag.value
+        return " ".join(flag.tokens if alone else dockerd_flags.spell(flag.name, value))
 
     def drop_flags(self, keys: set[str], why: str) -> None:
         self.drop_flag_objs([f for f in self.flags if f.key in keys], why)
@@ -290,7 +274,7 @@ class _Work:
             return
         ids = {id(f) for f in doomed}
         self.dropped.extend(doomed)
-        shown = ", ".join(" ".join(f.tokens) for f in doomed)
+        shown = ", ".join(self.shown(f) for f in doomed)
         self.notes.append(f"command line: drop {shown} ({why})")
         self.drop_reasons.append(why)
         self.flags = [f for f in self.flags if id(f) not in ids]
@@ -315,7 +299,7 @@ def _check_unmanaged_flags(work: _Work) -> None:
     process = work.state.process
     if work.argv is not None or process is None or not process.argv:
         return
-    flags = systemd.parse_dockerd_args(process.argv)
+    flags = dockerd_flags.parse_dockerd_args(process.argv)
     clash = systemd.conflicting_directives(flags, work.data)
     tcp = [h for h in flags.hosts if not _is_local_socket(h)]
     if work.intent.mode not in TCP_MODES and tcp:
@@ -330,12 +314,16 @@ def _check_unmanaged_flags(work: _Work) -> None:
 
 
 def build_plan(
-    state: HostState, intent: Intent, *, other_listeners: list[Listener] | None = None
+    state: HostState, intent: Intent, *, other_listeners: list[Listener] | None = None,
+    sources: effective.Effective | None = None,
 ) -> Plan:
-    """Compute the exact change. Pure: reads only ``state``; raises DockwizError on bad input.
+    """Compute the exact change. Pure: reads only its arguments; raises DockwizError on bad
+    input.
 
     ``other_listeners`` are TCP listeners of other processes in the daemon's network namespace
     (the caller can see them, the HostState cannot): a planned port one of them holds is an error.
+    ``sources`` (effective.derive of the host) lets the plan remove TCP sources the HostState
+    does not carry with their files: docker.socket's TCP ListenStreams.
     """
     violations = check_intent(state, intent)
     blocking = [v for v in violations if v.blocking]
@@ -343,6 +331,7 @@ def build_plan(
         first = blocking[0]
         raise DockwizError(first.message, "; or ".join(first.way_out) or None)
     work = _Work(state, intent)
+    work.sources = sources
     _check_sans_and_port(work, other_listeners or [])
     if intent.mode in TCP_MODES:
         _plan_tcp(work)
@@ -435,18 +424,14 @@ def _normalise_socket(url: str) -> str:
 
 
 def _plan_tcp(work: _Work) -> None:
-    """tls/mtls: hosts and TLS in daemon.json; unix sockets kept; one TCP endpoint."""
+    """tls/mtls: one TCP endpoint, next to the sockets wherever they are; TLS in daemon.json."""
     intent = work.intent
-    file_hosts = work.data.get("hosts")
-    sockets: list[str] = []
-    if isinstance(file_hosts, list):
-        sockets += [_normalise_socket(str(h)) for h in file_hosts if _is_local_socket(str(h))]
-    sockets += [_normalise_socket(h) for h in work.flag_hosts() if _is_local_socket(h)]
-    if not sockets:
-        sockets = [DEFAULT_SOCKET]
-    hosts = [*dict.fromkeys(sockets), tcp_url(work.listen_host, intent.listen_port)]
-    if file_hosts != hosts:
-        _set_key(work.data, "hosts", hosts)
+    want = tcp_url(work.listen_host, intent.listen_port)
+    host_flags = [f for f in work.flags if f.key == "hosts"]
+    if any(_is_local_socket(f.value or "") for f in host_flags):
+        _tcp_on_command_line(work, host_flags, want)
+    else:
+        _tcp_in_daemon_json(work, want)
     paths = _tls_paths(work)
     wanted: dict[str, Any] = {}
     if intent.mode == Mode.MTLS:
@@ -464,7 +449,44 @@ def _plan_tcp(work: _Work) -> None:
                 _set_key(work.data, key, wanted[key])
         else:
             _drop_key(work.data, key)
-    work.drop_flags({"hosts", *TLS_KEYS}, "hosts and TLS now live in daemon.json")
+    work.drop_flags(set(TLS_KEYS), "TLS settings live in daemon.json")
+
+
+def _tcp_on_command_line(work: _Work, host_flags: list[Flag], want: str) -> None:
+    """The command line names the sockets: keep them (fd:// keeps socket activation), replace
+    every other TCP -H by the planned one, and take ``hosts`` out of daemon.json."""
+    keep = next((f for f in host_flags if f.value == want), None)
+    doomed = [f for f in host_flags if not _is_local_socket(f.value or "") and f is not keep]
+    work.drop_flag_objs(doomed, "the planned TCP listener replaces it")
+    if keep is None:
+        anchor = [f for f in work.flags if f.key == "hosts"][-1]
+        work.added.setdefault(anchor.group, []).append(["-H", want])
+        sockets = [f.value or "" for f in work.flags if f.key == "hosts"]
+        why = (", so -H fd:// (socket activation) stays: systemd keeps the unix socket open "
+               "through the restart and clients wait instead of failing"
+               if any(h.startswith("fd://") for h in sockets) else "")
+        work.notes.append(
+            f"command line: add -H {want} next to {', '.join('-H ' + h for h in sockets)}{why}")
+    if "hosts" in work.data:
+        _drop_key(work.data, "hosts")
+        work.notes.append(
+            "daemon.json: 'hosts' removed; the command line names every listener (having both "
+            "stops dockerd)"
+        )
+
+
+def _tcp_in_daemon_json(work: _Work, want: str) -> None:
+    """No socket on the command line: ``hosts`` in daemon.json, every -H leaves the line."""
+    file_hosts = work.data.get("hosts")
+    sockets: list[str] = []
+    if isinstance(file_hosts, list):
+        sockets += [_normalise_socket(str(h)) for h in file_hosts if _is_local_socket(str(h))]
+    if not sockets:
+        sockets = [DEFAULT_SOCKET]
+    hosts = [*dict.fromkeys(sockets), want]
+    if file_hosts != hosts:
+        _set_key(work.data, "hosts", hosts)
+    work.drop_flags({"hosts"}, "hosts now live in daemon.json")
 
 
 def _plan_local(work: _Work) -> None:
@@ -544,7 +566,7 @@ def _resolve_conflicts(work: _Work) -> None:
     argv = _new_argv(work)
     if argv is None:
         return
-    left = set(systemd.conflicting_directives(systemd.parse_dockerd_args(argv), work.data))
+    left = set(systemd.conflicting_directives(dockerd_flags.parse_dockerd_args(argv), work.data))
     if left:
         keys = {f.name for f in work.flags if f.key in left or f.name in left}
         work.drop_flag_objs([f for f in work.flags if f.name in keys], why)
@@ -554,8 +576,7 @@ def _new_argv(work: _Work) -> list[str] | None:
     """The command line after the plan: the original tokens minus the dropped flags, in order."""
     if work.argv is None or work.binary is None:
         return None
-    kept = sorted([*work.flags, *work.loose], key=lambda f: f.index)
-    return [work.binary, *(tok for f in kept for tok in f.tokens)]
+    return [work.binary, *dockerd_flags.rebuild(work.args, [*work.flags, *work.loose], work.added)]
 
 
 # -- certificates -----------------------------------------------------------------------------
@@ -733,7 +754,54 @@ def _file_changes(work: _Work) -> list[FileChange]:
     new_argv = _new_argv(work)
     if new_argv is not None and new_argv != work.argv:
         files.append(_dropin_change(work, new_argv))
+    socket = _socket_dropin(work)
+    if socket is not None:
+        files.append(socket)
     return files
+
+
+SOCKET_DROPIN_WHY = (
+    "Written by dockwiz. docker.socket listens on the unix socket only: a TCP ListenStream is\n"
+    "handed to dockerd by -H fd:// as a listener nobody planned (plain TCP unless TLS is on).\n"
+    "TCP, where the mode has it, is dockerd's own -H listener, with TLS from daemon.json."
+)
+
+
+def _socket_dropin(work: _Work) -> FileChange | None:
+    """Reset docker.socket's ListenStream to its unix sockets when it also has TCP ones.
+
+    ListenStream accumulates over the unit and its drop-ins and an empty assignment resets
+    it, so the reset must come last: the file is named to sort after every drop-in that sets
+    ListenStream (``zz-dockwiz.conf``; after a vendor's ``zzz-tcp.conf``, ``zzz-tcp~dockwiz.conf``,
+    since systemd compares plain file names and '~' sorts after '.').
+    """
+    if work.sources is None:
+        return None
+    streams = [s for s in work.sources.sources if s.via == "docker.socket"]
+    tcp = [s for s in streams if s.kind == "tcp"]
+    if not tcp:
+        return None
+    unix = [s.url.removeprefix("unix://") for s in streams if s.kind == "unix"]
+    names = sorted(posixpath.basename(s.file or "") for s in streams
+                   if s.file and ".socket.d/" in s.file)
+    name = SOCKET_DROPIN_NAME
+    if names and names[-1] >= name:
+        name = names[-1].removesuffix(".conf") + "~dockwiz.conf"  # '~' sorts after '.'
+
+    lines = "".join(f"ListenStream={u}\n" for u in dict.fromkeys(unix or [SOCKET_UNIT_PATH]))
+    comments = "".join(f"# {line}\n" for line in SOCKET_DROPIN_WHY.splitlines())
+    shown = ", ".join(f"{s.url} ({s.where})" for s in tcp)
+    work.notes.append(
+        f"docker.socket: TCP ListenStream {shown} removed by a drop-in; on systemd, "
+        "'systemctl restart docker.socket' applies it (the daemon's restart alone does not "
+        "rebind systemd's sockets)"
+    )
+    return FileChange(
+        path=f"{SOCKET_DROPIN_DIR}/{name}", before=None,
+        after=f"{comments}[Socket]\nListenStream=\n{lines}", mode=0o644, role="dropin",
+        reason="reset docker.socket's ListenStream to the unix socket: socket activation "
+        f"would hand dockerd plain TCP on {', '.join(s.url for s in tcp)}",
+    )
 
 
 def _major_below(work: _Work, major: int) -> bool:
@@ -746,37 +814,55 @@ def _dropin_change(work: _Work, argv: list[str]) -> FileChange:
     source = unit.exec_start_source or ""
     existing = {d.path: d for d in unit.dropins}
     why = "; ".join(dict.fromkeys(work.drop_reasons))
-    if source in existing and source.startswith("/etc/systemd/system/") and source != DROPIN_PATH:
-        old = existing[source].text
-        return FileChange(
-            path=source, before=old, after=rewrite_exec_start(old, argv), mode=0o644,
-            role="dropin",
-            reason=f"the ExecStart in force comes from this drop-in: rewritten in place ({why})",
-        )
     target = _dropin_target(source, existing)
+    if target != DROPIN_PATH:
+        old = existing[source].text
+        before = existing[target].text if target in existing else None
+        where = ("this drop-in" if target == source else
+                 f"{source}, which dockwiz does not edit: this same-named file in /etc masks it "
+                 "(systemd's way to override a vendor drop-in) and keeps its other lines")
+        return FileChange(
+            path=target, before=before, after=rewrite_exec_start(old, argv), mode=0o644,
+            role="dropin",
+            reason=f"the ExecStart in force comes from {where}; ExecStart rewritten ({why})",
+        )
     old_text = existing[target].text if target in existing else None
     return FileChange(
         path=target, before=old_text, after=render_dropin(argv), mode=0o644, role="dropin",
-        reason=f"reset ExecStart without the flags daemon.json now carries ({why}); the "
-        "packaged unit is never edited",
+        reason=f"reset ExecStart ({why}); the packaged unit is never edited",
     )
 
 
 def _dropin_target(source: str, existing: dict[str, Any]) -> str:
-    """dockwiz.conf, unless a drop-in outside /etc (that we do not edit) sets ExecStart and
-    sorts after it: systemd applies drop-ins of all directories in file-name order, so ours
-    must sort later to win."""
+    """Which file gets the new ExecStart, so that it is the one systemd runs.
+
+    systemd applies the drop-ins of every directory (/etc, /run, /lib, /usr/lib) in one list
+    sorted by file name, a file in /etc masking a same-named one lower down; the last
+    ``ExecStart=`` after the last reset wins. The ExecStart in force comes from ``source``, the
+    last file that sets it, so:
+
+    * the packaged unit: no drop-in sets ExecStart, ours can sit anywhere: ``dockwiz.conf``;
+    * a drop-in in /etc (seed 002's override.conf): rewritten in place (a second file would
+      leave the admin's line behind as a dead, misleading ExecStart);
+    * a drop-in in /run, /lib or /usr/lib (a vendor's ``zzz-tcp.conf``): a file of the SAME
+      name in /etc, holding its text with ExecStart rewritten. That masks the competitor
+      entirely, systemd's documented way to override a vendor drop-in, and takes its exact
+      place in the order, which was last. A "sorts later" name would only win until the next
+      vendor file with a later name; the mask cannot be out-sorted.
+    """
     if source in existing:
         name = posixpath.basename(source)
-        if name >= "dockwiz.conf":
-            return f"{DROPIN_DIR}/zz-dockwiz.conf"
+        etc_twin = f"{DROPIN_DIR}/{name}"
+        if source == DROPIN_PATH:
+            return DROPIN_PATH
+        return etc_twin
     return DROPIN_PATH
 
 
 DROPIN_WHY = (
-    "Written by dockwiz. hosts and TLS live in /etc/docker/daemon.json, so the command line\n"
-    "must not repeat them (dockerd refuses a directive given both as a flag and in the file).\n"
-    "Every other flag of the packaged ExecStart is kept; the packaged unit is not edited."
+    "Written by dockwiz. Options set in /etc/docker/daemon.json are not repeated here (dockerd\n"
+    "refuses a directive given both as a flag and in the file). Every other flag of the\n"
+    "packaged ExecStart is kept; the packaged unit is not edited."
 )
 
 
@@ -885,7 +971,7 @@ def _stage_live_restore(work: _Work, keys: set[str]) -> bool:
         and not state.live_restore
         and (state.running_containers is None or state.running_containers > 0)
         and work.json.repaired_text is None
-        and not any(f.key == "live-restore" for f in split_flags((work.argv or [""])[1:])[0])
+        and not any(f.key == "live-restore" for f in work.args)
         and state.hosts_conflict is None
     )
 
@@ -1031,12 +1117,29 @@ def other_listeners(state: HostState) -> list[Listener]:
 def plan_for_host(host: Host, intent: Intent) -> tuple[HostState, Plan]:
     """Inspect, add dockwiz's own cert files, plan: the one call for the CLI and the TUI.
 
-    Reads only; the host is never changed.
+    Reads only; the host is never changed. The listeners are derived again from the files as
+    the plan would leave them (effective.derive_after): a plan that would leave a TCP source
+    the mode forbids is refused here, never shown as "secured".
     """
     from dockwiz.inspect import inspect_host
 
     state = observe_material(host, inspect_host(host), intent)
-    return state, build_plan(state, intent, other_listeners=other_listeners(state))
+    plan = build_plan(state, intent, other_listeners=other_listeners(state),
+                      sources=effective.derive(host))
+    check_plan_result(host, plan)
+    return state, plan
+
+
+def check_plan_result(host: Host, plan: Plan) -> None:
+    """Raise if the host's files, once the plan is written, still open a forbidden TCP port."""
+    after = effective.derive_after(host, plan.files)
+    left = effective.forbidden_tcp(after, effective.allowed_tcp(plan))
+    if left:
+        raise DockwizError(
+            f"the {plan.intent.mode.value} plan cannot remove every TCP listener: "
+            f"{effective.describe(left)} would remain",
+            "remove that setting by hand (dockwiz cannot rewrite it safely), then plan again",
+        )
 
 
 # -- persistence ------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dockwiz.addresses import is_loopback as is_loopback  # the one rule, re-exported
 from dockwiz.models.host_state import Listener
 
 PROC = Path("/proc")
@@ -51,16 +52,6 @@ def decode_ipv6(hexaddr: str) -> str:
     raw = bytes.fromhex(hexaddr)
     swapped = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
     return str(ipaddress.IPv6Address(swapped))
-
-
-def is_loopback(host: str) -> bool:
-    """dockerd's notion of local: the literal ``localhost`` or a loopback IP (DOMAIN §1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def tcp_listener(ip: str, port: int) -> Listener:

@@ -7,7 +7,7 @@ ExecStart: the first unit fragment found along systemd's search path, its drop-i
 order (an empty ``ExecStart=`` resets the list), and ``$VAR``/``${VAR}`` expanded from
 Environment= and EnvironmentFile= (Debian's docker.io unit passes ``$DOCKER_OPTS`` from
 /etc/default/docker). All semantics follow systemd.syntax(7), systemd.unit(5),
-systemd.service(5) and systemd.exec(5); flag parsing follows pflag as dockerd uses it.
+systemd.service(5) and systemd.exec(5); dockerd's flags are read by dockerd_flags (pflag's rules).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from dockwiz.daemon_json import (
-    FLAGS_BY_NAME,
-    FLAGS_BY_SHORT,
     SKIP_DUPLICATES,
-    DockerdFlag,
     flattened_items,
     resolve_host_path,
     resolve_in_root,
 )
+from dockwiz.dockerd_flags import FLAGS_BY_NAME, DockerdFlag
+from dockwiz.dockerd_flags import DockerdFlags as DockerdFlags  # re-exported: older callers
+from dockwiz.dockerd_flags import parse_dockerd_args as parse_dockerd_args  # the one parser
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.models.host_state import DropIn, SocketUnitState, UnitState
@@ -262,6 +262,14 @@ def split_exec(
     to nothing, as in systemd); ``expand=False`` keeps the words as written. Raises
     SystemdError for unbalanced quotes or invalid escapes (systemd rejects the line too).
     """
+    return [word for word, _var in split_exec_traced(value, env, expand=expand)]
+
+
+def split_exec_traced(
+    value: str, env: Mapping[str, str] | None = None, *, expand: bool = True
+) -> list[tuple[str, str | None]]:
+    """:func:`split_exec` with, for each word, the variable it came from (``$DOCKER_OPTS``)
+    or None, so a listener read from an EnvironmentFile is reported against that file."""
     env = {} if env is None else env
     commands = _split_commands(value.strip(_WS))
     if not commands:
@@ -274,10 +282,16 @@ def split_exec(
         words = words[1:]  # "- /usr/bin/dockerd": the prefix stood alone
     if "@" in prefix and len(words) > 1:
         del words[1]  # the word after the path is argv[0] for the program, not an argument
-    result: list[str] = []
+    result: list[tuple[str, str | None]] = []
     for word in words:
         word = _specifiers(word)
-        result.extend(_expand_word(word, env) if expand else [word])
+        if not expand:
+            result.append((word, None))
+            continue
+        names = [m.group(1) for m in _VAR.finditer(word) if m.group(1)]
+        whole = _WHOLE_VAR.fullmatch(word)
+        origin = whole.group(1) if whole else (names[0] if names else None)
+        result.extend((w, origin) for w in _expand_word(word, env))
     return result
 
 
@@ -497,19 +511,25 @@ class ExecStartResult(BaseModel):
     argv: list[str] | None = None
     raw: str | None = None
     source: str | None = None
+    line: int | None = None  # where the ExecStart in force starts in ``source``
     candidates: list[tuple[str, str]] = Field(default_factory=list)  # (source, raw) after reset
     environment: dict[str, str] = Field(default_factory=dict)
+    environment_sources: dict[str, str] = Field(default_factory=dict)  # NAME -> file that set it
+    origins: list[str | None] = Field(default_factory=list)  # per argv word: the $VAR it came from
     problems: list[str] = Field(default_factory=list)
 
 
 def _service_environment(
-    host: Host, files: list[tuple[str, UnitFile, str]]
+    host: Host, files: list[tuple[str, UnitFile, str]], sources: dict[str, str] | None = None
 ) -> tuple[dict[str, str], list[str]]:
-    """Environment= then EnvironmentFile= (files override Environment=, systemd.exec(5))."""
+    """Environment= then EnvironmentFile= (files override Environment=, systemd.exec(5)).
+
+    ``sources`` (when given) receives, for each variable, the file (and line) that set it."""
+    sources = {} if sources is None else sources
     env: dict[str, str] = {}
     env_files: list[str] = []
     problems: list[str] = []
-    for _path, unit, _text in files:
+    for path, unit, _text in files:
         for entry in unit.entries:
             if entry.section != "Service":
                 continue
@@ -517,7 +537,9 @@ def _service_environment(
                 if entry.value == "":
                     env = {}
                 else:
-                    env.update(parse_environment_assignments(entry.value))
+                    assigned = parse_environment_assignments(entry.value)
+                    env.update(assigned)
+                    sources.update({k: f"{path}:{entry.line}" for k in assigned})
             elif entry.key == "EnvironmentFile":
                 if entry.value == "":
                     env_files = []
@@ -535,7 +557,9 @@ def _service_environment(
                 problems.append(f"EnvironmentFile={path} cannot be read ({problem}): "
                                 "systemd will refuse to start the service")
             continue
-        env.update(parse_env_file(text))
+        from_file = parse_env_file(text)
+        env.update(from_file)
+        sources.update({k: path for k in from_file})
     return env, problems
 
 
@@ -551,16 +575,20 @@ def _effective_exec_start(host: Host, name: str) -> tuple[ExecStartResult, _Load
     if loaded.fragment is None or loaded.masked:
         return result, loaded
     candidates: list[tuple[str, str]] = []
+    lines: list[int] = []
     reset_seen = False
     for path, unit, _text in loaded.files:
-        for value in unit.values("Service", "ExecStart"):
-            if value == "":
-                candidates = []
+        for entry in unit.entries:
+            if entry.section != "Service" or entry.key != "ExecStart":
+                continue
+            if entry.value == "":
+                candidates, lines = [], []
                 reset_seen = True
             else:
-                candidates.append((path, value))
+                candidates.append((path, entry.value))
+                lines.append(entry.line)
     result.candidates = candidates
-    env, env_problems = _service_environment(host, loaded.files)
+    env, env_problems = _service_environment(host, loaded.files, result.environment_sources)
     result.environment = env
     result.problems.extend(env_problems)
     if not candidates:
@@ -580,9 +608,11 @@ def _effective_exec_start(host: Host, name: str) -> tuple[ExecStartResult, _Load
             )
         return result, loaded
     source, raw = candidates[0]
-    result.source, result.raw = source, raw
+    result.source, result.raw, result.line = source, raw, lines[0]
     try:
-        result.argv = split_exec(raw, env)
+        traced = split_exec_traced(raw, env)
+        result.argv = [word for word, _ in traced]
+        result.origins = [origin for _, origin in traced]
     except SystemdError as exc:
         result.problems.append(f"ExecStart in {source}: {exc.message}")
     return result, loaded
@@ -613,6 +643,33 @@ def read_docker_unit(host: Host) -> UnitState:
     return state
 
 
+class ListenStreamEntry(BaseModel):
+    """One ListenStream= in force for a socket unit, with the file and line that set it."""
+
+    value: str
+    path: str
+    line: int
+
+
+def socket_listen_streams(host: Host, name: str = "docker.socket") -> tuple[
+        list[ListenStreamEntry], bool]:
+    """The ListenStream= values in force (fragment, then drop-ins in systemd's order, an empty
+    assignment resets), and whether the unit is there at all (present and not masked)."""
+    loaded = _load(host, name)
+    if loaded.fragment is None or loaded.masked:
+        return [], False
+    streams: list[ListenStreamEntry] = []
+    for path, unit, _text in loaded.files:
+        for entry in unit.entries:
+            if entry.section == "Socket" and entry.key == "ListenStream":
+                if entry.value == "":
+                    streams = []
+                else:
+                    streams.append(ListenStreamEntry(value=entry.value, path=path,
+                                                     line=entry.line))
+    return streams, True
+
+
 def read_socket_unit(host: Host) -> SocketUnitState:
     """Observe docker.socket (socket activation hands the socket over only with -H fd://)."""
     try:
@@ -641,115 +698,6 @@ def read_socket_unit(host: Host) -> SocketUnitState:
 # --------------------------------------------------------------------------------------------
 # dockerd's flags
 # --------------------------------------------------------------------------------------------
-
-
-class DockerdFlags(BaseModel):
-    """dockerd's command line, read the way pflag reads it.
-
-    ``options`` maps the long flag name to its value: bool for boolean flags, str for value
-    flags (the last one wins), list[str] for repeatable flags (``host``, ``log-opt``...).
-    ``order`` is the order in which options were first given, to re-render them faithfully.
-    Anything in ``unknown``, ``positional`` or ``errors`` stops dockerd before it starts
-    (it takes no arguments, so ``--tlsverify /path`` leaves a fatal stray "/path").
-    """
-
-    program: str | None = None
-    hosts: list[str] = Field(default_factory=list)
-    options: dict[str, Any] = Field(default_factory=dict)
-    order: list[str] = Field(default_factory=list)
-    unknown: list[str] = Field(default_factory=list)
-    positional: list[str] = Field(default_factory=list)
-    errors: list[str] = Field(default_factory=list)
-
-
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def _set_option(flags: DockerdFlags, flag: DockerdFlag, value: str | None) -> None:
-    if flag.name not in flags.order:
-        flags.order.append(flag.name)
-    if flag.kind == "bool":
-        if value is None or value in _GO_TRUE:
-            flags.options[flag.name] = True
-        elif value in _GO_FALSE:
-            flags.options[flag.name] = False
-        else:
-            flags.errors.append(f"invalid boolean {value!r} for --{flag.name}")
-        return
-    assert value is not None
-    if flag.kind == "list":
-        flags.options.setdefault(flag.name, []).append(value)
-        if flag.name == "host":
-            flags.hosts.append(value)
-    else:
-        flags.options[flag.name] = value
-
-
-def parse_dockerd_args(argv: list[str]) -> DockerdFlags:
-    """Parse dockerd's argv (argv[0] is the program). Never raises.
-
-    Booleans only take a value with '=' (``--tlsverify=false``), so ``--tlsverify /path``
-    is a flag followed by a stray argument, exactly as dockerd reads it.
-    """
-    flags = DockerdFlags(program=argv[0] if argv else None)
-    args = list(argv[1:])
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg == "--":
-            flags.positional.extend(args[i:])
-            break
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-            flag = FLAGS_BY_NAME.get(name)
-            if flag is None:
-                flags.unknown.append(arg)
-                continue
-            if eq:
-                _set_option(flags, flag, value)
-            elif flag.kind == "bool":
-                _set_option(flags, flag, None)
-            elif i < len(args):
-                _set_option(flags, flag, args[i])
-                i += 1
-            else:
-                flags.errors.append(f"flag needs an argument: --{name}")
-        elif arg.startswith("-") and len(arg) > 1:
-            i = _parse_shorts(flags, arg, args, i)
-        else:
-            flags.positional.append(arg)
-    return flags
-
-
-def _parse_shorts(flags: DockerdFlags, arg: str, args: list[str], i: int) -> int:
-    """pflag shorthand: '-D', '-Dl debug', '-Htcp://x', '-H=tcp://x', '-H tcp://x'."""
-    chars = arg[1:]
-    j = 0
-    while j < len(chars):
-        c = chars[j]
-        flag = FLAGS_BY_SHORT.get(c)
-        if flag is None:
-            flags.unknown.append(f"-{c}" if len(chars) > 1 else arg)
-            return i
-        rest = chars[j + 1 :]
-        if flag.kind == "bool":
-            if rest.startswith("="):
-                _set_option(flags, flag, rest[1:])
-                return i
-            _set_option(flags, flag, None)
-            j += 1
-            continue
-        if rest:
-            _set_option(flags, flag, rest[1:] if rest.startswith("=") else rest)
-        elif i < len(args):
-            _set_option(flags, flag, args[i])
-            i += 1
-        else:
-            flags.errors.append(f"flag needs an argument: -{c}")
-        return i
-    return i
 
 
 def flag_to_json_key(name: str) -> str:

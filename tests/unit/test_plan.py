@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from hypothesis import strategies as st
 from dockwiz import daemon_json as dj
 from dockwiz import diffs, systemd
 from dockwiz.diffs import plan_diff
+from dockwiz.effective import allowed_tcp, derive, forbidden_tcp
 from dockwiz.errors import DockwizError
+from dockwiz.host import Host
 from dockwiz.inspect import merge_tls
 from dockwiz.models.host_state import Listener
 from dockwiz.models.intent import Hardening, Intent, Mode
@@ -30,6 +33,7 @@ from dockwiz.plan import (
 )
 from dockwiz.policy import is_loopback
 from plan_helpers import (
+    DEBIAN_DOCKER_SOCKET,
     SEED_002_OVERRIDE,
     SEEDS,
     apply_certs,
@@ -69,12 +73,13 @@ def test_golden_diff(seed: str, mode: Mode, tmp_path: Path, pinned: None) -> Non
     state = observe(root, intent)
     if seed in RUNNING:  # as on the real host: these configs start, seed 001/003's do not
         state = state.model_copy(update={"daemon_running": True, "running_containers": 2})
-    plan = build_plan(state, intent)
+    plan = build_plan(state, intent, sources=derive(Host(root)))
     text = plan_diff(plan)
     golden = GOLDEN / f"{seed}-{mode.value}.diff"
-    if UPDATE or not golden.exists():
+    if UPDATE:  # only on request: a missing golden is a failure, never written silently
         GOLDEN.mkdir(exist_ok=True)
         golden.write_text(text)
+    assert golden.exists(), f"{golden} is missing: write it with DOCKWIZ_UPDATE_GOLDEN=1, read it"
     assert text == golden.read_text()
     assert "BEGIN" not in text and "PRIVATE KEY" not in text
 
@@ -103,24 +108,29 @@ def test_stock_unix_needs_nothing(tmp_path: Path, pinned: None) -> None:
     assert plan.files == [] and plan.actions == []
 
 
-def test_mtls_on_stock_unit_moves_hosts_and_keeps_other_flags(tmp_path: Path, pinned: None) -> None:
+def test_mtls_on_stock_unit_keeps_socket_activation(tmp_path: Path, pinned: None) -> None:
+    """Issue 12 §1b: -H fd:// stays, the TCP host joins it on the drop-in's ExecStart, TLS
+    goes to daemon.json and daemon.json carries no hosts (no conflict)."""
     root = make_root(tmp_path, "{}\n", {})
     plan = plan_for(root, intent_for(Mode.MTLS))
     data = json.loads(next(f.after for f in plan.files if f.role == "daemon.json") or "")
-    assert data["hosts"] == ["unix:///var/run/docker.sock", f"tcp://{LAB_ADDR}:2376"]
+    assert "hosts" not in data
     assert data["tlsverify"] is True and "tls" not in data  # tlsverify alone turns TLS on
     assert data["tlscacert"] == "/etc/docker/tls/ca.pem"
     dropin = next(f for f in plan.files if f.role == "dropin")
     assert dropin.path == DROPIN_PATH and dropin.before is None
-    line = "ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock\n"
+    line = (f"ExecStart=/usr/sbin/dockerd -H fd:// -H tcp://{LAB_ADDR}:2376 "
+            "--containerd=/run/containerd/containerd.sock\n")
     assert f"ExecStart=\n{line}" in (dropin.after or "")
+    assert [e.url for e in plan.endpoints_after] == [
+        "unix:///var/run/docker.sock", f"tcp://{LAB_ADDR}:2376"]
     assert [a.kind for a in plan.actions] == ["daemon-reload", "restart"]
     assert {c.role: c.action for c in plan.certs} == {"ca": "create", "server": "create",
                                                        "client": "create"}
     server = next(c for c in plan.certs if c.role == "server")
     assert LAB_ADDR in server.ip_addresses and server.key_mode == 0o400
     assert plan.client_bundle == "/etc/dockwiz/clients/dockwiz-client"
-    assert any("docker.socket" in n for n in plan.notes)
+    assert any("socket activation" in n for n in plan.notes)
 
 
 def test_tls_mode_is_tls_without_verification(tmp_path: Path, pinned: None) -> None:
@@ -129,7 +139,8 @@ def test_tls_mode_is_tls_without_verification(tmp_path: Path, pinned: None) -> N
     data = plan.daemon_json_after or {}
     assert data["tls"] is True and data["tlsverify"] is False  # exactly (DOMAIN §2)
     assert "tlscacert" not in data
-    assert data["hosts"][-1] == "tcp://127.0.0.1:2376"
+    assert "hosts" not in data
+    assert "-H tcp://127.0.0.1:2376" in " ".join(plan.exec_start_after or [])
 
 
 def test_seed002_override_is_rewritten_in_place(tmp_path: Path, pinned: None) -> None:
@@ -192,7 +203,7 @@ def test_san_list_must_cover_listen_address(tmp_path: Path, pinned: None) -> Non
     with pytest.raises(DockwizError):
         plan_for(root, Intent(mode=Mode.MTLS, listen_host="0.0.0.0"))
     ok = plan_for(root, Intent(mode=Mode.MTLS, listen_host="0.0.0.0", sans_ip=["10.0.0.5"]))
-    assert "tcp://0.0.0.0:2376" in ok.daemon_json_after["hosts"]  # type: ignore[index]
+    assert "tcp://0.0.0.0:2376" in (ok.exec_start_after or [])
 
 
 def test_port_in_use_by_another_process(tmp_path: Path, pinned: None) -> None:
@@ -368,8 +379,8 @@ def units(draw: st.DrawFn) -> dict[str, str]:
 @st.composite
 def intents(draw: st.DrawFn) -> Intent:
     mode = draw(st.sampled_from(list(Mode)))
-    listen = draw(st.sampled_from([None, "127.0.0.1", "localhost", "10.0.0.5", "0.0.0.0", "::1"]))
-    sans = ["10.0.0.5"] if listen == "0.0.0.0" else []
+    listen = draw(st.sampled_from(LISTEN_CASES))
+    sans = ["10.0.0.5"] if listen in ("0.0.0.0", "[::]") else []
     hard = Hardening(
         live_restore=draw(st.booleans()), icc_off=draw(st.booleans()),
         no_new_privileges=draw(st.booleans()), log_rotation=draw(st.booleans()),
@@ -385,6 +396,50 @@ def _effective(plan: Plan) -> tuple[list[str], dict[str, Any]]:
     hosts = systemd.effective_hosts(flags, data)
     tls = merge_tls(flags.options, data)
     return hosts, {"tls": tls}
+
+
+def oracle_loopback(host: str) -> bool:
+    """DOMAIN §1, written here independently of production: the literal name ``localhost``, or
+    an address that IS a loopback IP (127.0.0.0/8, ::1, or 127/8 mapped into IPv6, which Go
+    reads as IPv4). Names are never resolved; wildcards are not loopback."""
+    h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if h.lower() == "localhost":
+        return True
+    try:
+        return socket.inet_pton(socket.AF_INET, h)[0] == 127
+    except OSError:
+        pass
+    try:
+        raw = socket.inet_pton(socket.AF_INET6, h)
+    except OSError:
+        return False
+    return raw == bytes(15) + b"\x01" or (raw[:12] == bytes(10) + b"\xff\xff" and raw[12] == 127)
+
+
+LISTEN_CASES = [None, "127.0.0.1", "localhost", "10.0.0.5", "0.0.0.0", "::1", "127.evil.example",
+                "localhost.localdomain", "::ffff:127.0.0.1", "[::]"]
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("localhost", True), ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True),
+    ("[::1]", True), ("::ffff:127.0.0.1", True), ("[::ffff:127.0.0.1]", True),
+    ("127.evil.example", False), ("localhost.localdomain", False), ("[::]", False),
+    ("0.0.0.0", False), ("::", False), ("127.1", False), ("10.0.0.5", False),
+    ("::ffff:10.0.0.5", False), ("docker", False),
+])
+def test_loopback_cases_oracle_and_production_agree(host: str, loopback: bool) -> None:
+    assert oracle_loopback(host) is loopback
+    assert is_loopback(host) is loopback
+
+
+@pytest.mark.parametrize("listen", ["127.evil.example", "localhost.localdomain", "[::]"])
+def test_tls_only_on_a_name_that_only_looks_local_is_refused_on_27(
+        listen: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_version(monkeypatch, "27.0.3")
+    root = make_root(tmp_path, "{}\n", {})
+    sans = {"sans_ip": ["10.0.0.5"]} if listen == "[::]" else {}
+    with pytest.raises(DockwizError):
+        plan_for(root, Intent(mode=Mode.TLS, listen_host=listen, **sans))
 
 
 def _tcp_host(url: str) -> str:
@@ -417,13 +472,15 @@ def test_property_no_unauthenticated_remote_tcp_and_idempotent(
             if not url.startswith("tcp://"):
                 continue
             assert tls.enabled, f"plain TCP on {url}"
-            if not is_loopback(_tcp_host(url)) and (major is None or major >= 27):
+            if not oracle_loopback(_tcp_host(url)) and (major is None or major >= 27):
                 assert tls.verifies_clients and tls.tlscacert, f"{url} without mTLS on {version}"
         if intent.mode in (Mode.UNIX, Mode.SSH):
             assert not any(h.startswith("tcp://") for h in hosts)
         assert hosts, "the plan leaves the daemon without any socket"
         apply_files(root, plan)
         apply_certs(root, plan)
+        written = derive(Host(root))  # the listeners as the written files say, not the plan
+        assert forbidden_tcp(written, allowed_tcp(plan)) == [], written.tcp
         again = plan_for(root, intent)
         assert again.is_empty, plan_diff(again)
 
@@ -549,3 +606,103 @@ def test_expiring_server_cert_is_renewed_with_the_same_ca(tmp_path: Path, pinned
     assert server.action == "renew" and LAB_ADDR in server.reason
     assert next(c for c in plan.certs if c.role == "ca").action == "reuse"
     assert plan.files == [] and [a.kind for a in plan.actions] == ["restart"]
+
+
+# -- issue 12 §1: every TCP source the mode forbids is removed or overridden ------------------
+ETC_D = "/etc/systemd/system/docker.service.d"
+LIB_D = "/lib/systemd/system/docker.service.d"
+ALL_MODES = [(Mode.UNIX, None), (Mode.SSH, None), (Mode.TLS, "127.0.0.1"), (Mode.MTLS, LAB_ADDR)]
+
+
+def _exec(line: str) -> str:
+    return f"[Service]\nExecStart=\nExecStart={line}\n"
+
+
+def _secured_after(root: Path, mode: Mode, listen: str | None) -> Plan:
+    """Plan, write the plan's files, derive the listeners again from the files alone: no TCP
+    source but the planned endpoint, and planning again finds nothing left to do."""
+    intent = Intent(mode=mode, listen_host=listen)
+    plan = plan_for(root, intent)
+    assert not plan.is_empty
+    apply_files(root, plan)
+    apply_certs(root, plan)
+    eff = derive(Host(root))
+    allowed = [u for u in [f"tcp://{listen}:2376"] if mode in (Mode.TLS, Mode.MTLS)]
+    assert forbidden_tcp(eff, allowed) == [], [s.where for s in eff.tcp]
+    assert [s.bind_key for s in eff.tcp] == [f"{listen}:2376" for _ in allowed]
+    assert not eff.problems, eff.problems
+    again = plan_for(root, intent)
+    assert again.is_empty, plan_diff(again)
+    return plan
+
+
+@pytest.mark.parametrize(("mode", "listen"), ALL_MODES)
+def test_combined_short_flag_tcp_in_an_etc_dropin(mode: Mode, listen: str | None,
+                                                  tmp_path: Path, pinned: None) -> None:
+    root = make_root(tmp_path, "{}\n", {"10-tcp.conf": _exec(
+        "/usr/sbin/dockerd -DH tcp://0.0.0.0:2375 -H fd:// --containerd=/run/c.sock")})
+    plan = _secured_after(root, mode, listen)
+    dropin = next(f for f in plan.files if f.role == "dropin")
+    assert dropin.path == f"{ETC_D}/10-tcp.conf"  # rewritten in place, -D kept, fd:// kept
+    assert "--debug -H fd:// " in (dropin.after or "")
+
+
+@pytest.mark.parametrize(("mode", "listen"), ALL_MODES)
+def test_competing_lib_dropin_is_masked_by_its_etc_twin(mode: Mode, listen: str | None,
+                                                        tmp_path: Path, pinned: None) -> None:
+    root = make_root(tmp_path, "{}\n", {})
+    write(root, f"{LIB_D}/zzz-tcp.conf",
+          "[Service]\nEnvironment=KEEP=1\n" + _exec("/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375")
+          .removeprefix("[Service]\n"))
+    plan = _secured_after(root, mode, listen)
+    dropin = next(f for f in plan.files if f.role == "dropin")
+    assert dropin.path == f"{ETC_D}/zzz-tcp.conf" and dropin.before is None
+    assert "Environment=KEEP=1" in (dropin.after or "")  # the competitor's other lines kept
+    assert (root / LIB_D.lstrip("/") / "zzz-tcp.conf").read_text().count("2375")  # not edited
+
+
+@pytest.mark.parametrize(("mode", "listen"), ALL_MODES)
+def test_second_listen_stream_in_docker_socket(mode: Mode, listen: str | None, tmp_path: Path,
+                                               pinned: None) -> None:
+    root = make_root(tmp_path, "{}\n", {})
+    write(root, "/lib/systemd/system/docker.socket", DEBIAN_DOCKER_SOCKET.replace(
+        "ListenStream=/run/docker.sock", "ListenStream=/run/docker.sock\nListenStream=2375"))
+    write(root, "/etc/systemd/system/docker.socket.d/zzz-vendor.conf", "[Unit]\nX=1\n")
+    plan = _secured_after(root, mode, listen)
+    socket = next(f for f in plan.files if "docker.socket.d" in f.path)
+    assert socket.path.endswith("/zz-dockwiz.conf")
+    assert socket.after and socket.after.endswith(
+        "[Socket]\nListenStream=\nListenStream=/run/docker.sock\n")
+    assert any("restart docker.socket" in n for n in plan.notes)
+
+
+def test_socket_dropin_sorts_after_a_later_vendor_listen_stream(tmp_path: Path,
+                                                                pinned: None) -> None:
+    root = make_root(tmp_path, "{}\n", {})
+    write(root, "/lib/systemd/system/docker.socket.d/zzz-tcp.conf",
+          "[Socket]\nListenStream=0.0.0.0:2375\n")
+    plan = _secured_after(root, Mode.UNIX, None)
+    assert any(f.path.endswith("docker.socket.d/zzz-tcp~dockwiz.conf") for f in plan.files)
+
+
+@pytest.mark.parametrize(("mode", "listen"), ALL_MODES)
+def test_daemon_json_hosts_and_etc_default_docker(mode: Mode, listen: str | None,
+                                                  tmp_path: Path, pinned: None) -> None:
+    root = make_root(tmp_path, '{"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}\n',
+                     {"override.conf": _exec("/usr/sbin/dockerd $DOCKER_OPTS")})
+    write(root, "/etc/default/docker", 'DOCKER_OPTS="-D -H tcp://0.0.0.0:2377"\n')
+    write(root, "/lib/systemd/system/docker.service", (root / "lib/systemd/system/docker.service")
+          .read_text().replace("-H fd:// ", ""))
+    eff = derive(Host(root))
+    assert sorted(s.where for s in eff.tcp) == [
+        "/etc/default/docker (DOCKER_OPTS)", "/etc/docker/daemon.json (hosts[1])"]
+    _secured_after(root, mode, listen)
+
+
+def test_a_source_dockwiz_cannot_rewrite_is_refused(tmp_path: Path, pinned: None) -> None:
+    """No false 'secured': a SysV DOCKER_OPTS with TCP (no unit to override it) is an error."""
+    (tmp_path / "lib/systemd/system").mkdir(parents=True)
+    write(tmp_path, "/etc/init.d/docker", ". /etc/default/docker\n$DOCKER_OPTS\n")
+    write(tmp_path, "/etc/default/docker", 'DOCKER_OPTS="-H tcp://0.0.0.0:2375"\n')
+    with pytest.raises(DockwizError, match="cannot remove every TCP listener"):
+        plan_for(tmp_path, Intent(mode=Mode.UNIX))

@@ -29,9 +29,11 @@ Why a lab looks the way it does:
   containerd under the sandbox's exec-root) and ``--data-root`` under the lab dir is added (so
   images never land in the machine's /var/lib/docker).
 
-* **docker.socket is emulated**: when the sandbox has a ``docker.socket`` unit, the lab binds its
-  ``ListenStream`` with its ``SocketMode``/``SocketGroup`` and hands it over as fd 3 with
-  ``LISTEN_FDS``/``LISTEN_PID``, as systemd would. So ``-H fd://`` works for real, and the hosts
+* **docker.socket is emulated**: when the sandbox has a ``docker.socket`` unit, a holder process
+  binds every ``ListenStream`` (unix ones with ``SocketMode``/``SocketGroup``, TCP ones in the
+  lab's namespace) and keeps them open across dockerd restarts, as systemd does; each start gets
+  copies as fds 3.. with ``LISTEN_FDS``/``LISTEN_PID`` (lab/activation.py). So ``-H fd://``
+  works for real, clients queue instead of being refused during a restart, and the hosts
   conflict reads exactly as on a real host ("from flag: [fd://]").
 
 * **The machine's /etc is read-only to the lab**: an overlay over ``/etc`` inside the mount
@@ -68,7 +70,6 @@ import re
 import secrets
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,7 @@ from pydantic import BaseModel, Field
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir
 from dockwiz.host import CommandResult, Host, run_command
+from dockwiz.lab.activation import Activation, activation_for_start, stop_holder
 from dockwiz.lab.engines import Engine, default_engine_key, ensure_engine
 from dockwiz.lab.scenarios import (
     DEBIAN_DEFAULT_DOCKER,
@@ -91,7 +93,7 @@ from dockwiz.lab.scenarios import (
     LabState,
     ScenarioSpec,
 )
-from dockwiz.systemd import read_docker_unit, read_socket_unit
+from dockwiz.systemd import read_docker_unit
 from dockwiz.unixsock import fits
 
 NETNS_DIR = Path("/var/run/netns")
@@ -283,6 +285,7 @@ def lab_down(directory: Path) -> None:
 
     stop_sshd(lab)  # the optional lab sshd (lab/sshd.py), by PID
     _stop(lab, sweep=True)
+    stop_holder(directory)  # docker.socket's sockets go with the lab
     _remove_container_cgroups(directory)
     _unmount_under(directory)
     _delete_netns(lab.info.netns)
@@ -750,7 +753,9 @@ fi
 cd /
 if [ -n "$DW_ACTIVATION" ]; then
   unset DW_ACTIVATION
-  export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=docker.socket
+  export LISTEN_PID=$$ LISTEN_FDS="${DW_LISTEN_FDS:-1}"
+  export LISTEN_FDNAMES="${DW_LISTEN_FDNAMES:-docker.socket}"
+  unset DW_LISTEN_FDS DW_LISTEN_FDNAMES
   exec "$@" 3<&0 </dev/null
 fi
 exec "$@"
@@ -784,12 +789,14 @@ def _start(lab: Lab, *, deadline_s: float) -> None:
             stdin=activation.fileno() if activation is not None else subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**env, **activation.env} if activation is not None else env,
             cwd="/",
             start_new_session=True,
+            pass_fds=activation.extra_fds if activation is not None else (),
+            preexec_fn=activation.place_extra if activation is not None else None,
         )
     if activation is not None:
-        activation.close()  # the daemon holds it now; when it dies, clients get a refusal
+        activation.close()  # the daemon has its copies; the holder keeps them open (systemd)
     _CHILDREN[proc.pid] = proc
     info.argv = argv
     info.log_offset = log_offset
@@ -853,36 +860,9 @@ def _record_failure(lab: Lab, reason: str, argv: list[str]) -> None:
     lab.save()
 
 
-def _activation_socket(host: Host) -> socket.socket | None:
-    """Bind docker.socket's ListenStream the way systemd does, or None without that unit."""
-    unit = read_socket_unit(host)
-    paths = [p for p in unit.listen_stream if p.startswith("/")]
-    if not unit.exists or not paths:
-        return None
-    path = host.path(paths[0])
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    ensure_dir(path.parent, mode=0o755)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    dir_fd = os.open(path.parent, os.O_PATH | os.O_CLOEXEC)
-    try:
-        sock.bind(f"/proc/self/fd/{dir_fd}/{path.name}")
-    finally:
-        os.close(dir_fd)
-    sock.listen(4096)
-    path.chmod(int(unit.socket_mode or "0666", 8))  # systemd's default SocketMode is 0666
-    os.chown(path, 0, _sandbox_gid(host, unit.socket_group) if unit.socket_group else 0)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _sandbox_gid(host: Host, group: str) -> int:
-    with contextlib.suppress(OSError, ValueError):
-        for line in host.read_text("/etc/group").splitlines():
-            fields = line.split(":")
-            if len(fields) >= 3 and fields[0] == group:
-                return int(fields[2])
-    return 0
+def _activation_socket(host: Host) -> Activation | None:
+    """docker.socket's sockets as systemd holds them: open across restarts (lab/activation.py)."""
+    return activation_for_start(host, Path(host.root).parent)
 
 
 def _stop(lab: Lab, *, sweep: bool = False) -> None:

@@ -96,8 +96,9 @@ class Listener(BaseModel):
     host: str | None = None
     port: int | None = None
     loopback: bool = True
-    source: Literal["flag", "daemon.json", "observed", "default"] = "observed"
+    source: Literal["flag", "daemon.json", "docker.socket", "observed", "default"] = "observed"
     listening: bool | None = None
+    origin: str | None = None  # the file and line (or key) that configures it (effective.py)
 
 
 class DaemonProcess(BaseModel):
