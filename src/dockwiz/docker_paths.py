@@ -57,6 +57,8 @@ RENEW_SERVICE_PATH = "/etc/systemd/system/dockwiz-renew.service"
 RENEW_TIMER_PATH = "/etc/systemd/system/dockwiz-renew.timer"
 RENEW_TIMER_WANTS = "/etc/systemd/system/timers.target.wants/dockwiz-renew.timer"
 RENEW_CRON_PATH = "/etc/cron.d/dockwiz-renew"
+RENEW_RANDOM_DELAY = "1h"
+"""The renewal timer's RandomizedDelaySec: hosts renewing at once would restart at once."""
 
 # -- dockwiz's state ---------------------------------------------------------------------------
 STATE_DIR = "/var/lib/dockwiz"

@@ -21,6 +21,7 @@ from dockwiz.models.host_state import (
     Listener,
     Severity,
 )
+from dockwiz.models.lifecycle import RenewalSchedule
 
 MTLS_FIX = (
     "dockwiz plan --mode mtls --listen ADDR:2376, then dockwiz apply (mutual TLS), or "
@@ -420,12 +421,12 @@ def _cert_validity(cert: CertInfo, now: datetime) -> list[Finding]:
     if state == "expired":
         return [_f("DW-CERT-EXPIRED", "critical", f"The {cert.role} certificate has expired",
                    "Every TLS handshake with it fails: clients cannot reach the daemon over TCP.",
-                   "Reissue it: dockwiz certs (or dockwiz plan --mode mtls).",
+                   renew_fix(cert.role),
                    evidence=f"{cert.path}: not after {cert.not_after.isoformat()}")]
     if state == "expiring":
         return [_f("DW-CERT-EXPIRING", "medium", f"The {cert.role} certificate expires soon",
                    "When it expires every TLS client is locked out at once.",
-                   "Renew it before it expires: dockwiz certs.",
+                   renew_fix(cert.role),
                    evidence=f"{cert.path}: not after {cert.not_after.isoformat()}")]
     return []
 
@@ -576,8 +577,59 @@ def check_hardening(state: HostState) -> list[Finding]:
     return out
 
 
+def renew_fix(role: str) -> str:
+    """The fix for findings.py's DW-CERT-EXPIRING / DW-CERT-EXPIRED (the 30-day finding, judged
+    by pki.checks.expiry with RENEW_BEFORE_DAYS, the window ``renew`` uses too)."""
+    if role == "server":
+        return "dockwiz renew (same CA and names: client bundles keep working)"
+    if role == "ca":
+        return ("dockwiz renew --ca (a roll-over: old bundles keep working until "
+                "'dockwiz renew --finish-ca-rollover')")
+    if role == "client":
+        return "a new bundle: dockwiz clients add NAME (then revoke the old one)"
+    return "dockwiz renew"
+
+
+def renewal_findings_for(rollover: bool, server_expires: datetime | None,
+                         schedule: RenewalSchedule | None) -> list[Finding]:
+    """DW-RENEW-ROLLOVER (a CA roll-over waits to be finished) and DW-RENEW-UNSCHEDULED (TLS in
+    use, nothing renews it). The expiry itself is DW-CERT-EXPIRING, 30 days before."""
+    out: list[Finding] = []
+    if rollover:
+        out.append(_f("DW-RENEW-ROLLOVER", "low",
+                      "A CA roll-over is under way: the daemon still trusts the old CA",
+                      "Bundles from the old CA keep access until the roll-over is finished.",
+                      "once every client has its new bundle: dockwiz renew --finish-ca-rollover"))
+    if server_expires is not None and not (schedule is not None and schedule.scheduled):
+        detail = schedule.detail if schedule is not None else "no dockwiz-renew timer or cron entry"
+        out.append(_f("DW-RENEW-UNSCHEDULED", "low",
+                      "Nothing renews the daemon's certificates automatically",
+                      "A secured daemon breaks silently the day its certificate expires.",
+                      "dockwiz renew --install-timer (a daily systemd timer, or cron)",
+                      evidence=f"{detail}; server certificate expires "
+                               f"{server_expires:%Y-%m-%d}"))
+    return out
+
+
+def check_material(state: HostState) -> list[Finding]:
+    """Certificates and keys found where the tutorials put them (judged by pki.checks)."""
+    if not state.found_material:
+        return []
+    from dockwiz.pki.discover import findings_for_material
+
+    listen = [t.host or "" for t in tcp_endpoints(state)]
+    return findings_for_material(state.found_material, listen, [c.path for c in state.certs])
+
+
+def check_renewal(state: HostState) -> list[Finding]:
+    server = next((c for c in state.certs if c.role == "server" and c.not_after), None)
+    return renewal_findings_for(state.ca_rollover, server.not_after if server else None,
+                                state.renewal)
+
+
 CHECKS: list[Callable[[HostState], list[Finding]]] = [
     check_daemon, check_unreadable, check_rootless, check_tcp, check_config_drift,
     check_daemon_json, check_hosts_conflict, check_unit, check_tls_settings, check_certs,
-    check_socket, check_docker_group, check_hardening,
+    check_socket, check_docker_group, check_hardening, check_material,
+    check_renewal,
 ]

@@ -28,6 +28,14 @@ import psutil
 
 from dockwiz import daemon_json, dockerd_flags, effective, findings, procnet, systemd
 from dockwiz.addresses import is_loopback
+from dockwiz.docker_paths import (
+    PREVIOUS_CA_PATH,
+    RENEW_CRON_PATH,
+    RENEW_RANDOM_DELAY,
+    RENEW_SERVICE_PATH,
+    RENEW_TIMER_PATH,
+    RENEW_TIMER_WANTS,
+)
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
 from dockwiz.models.host_state import (
@@ -40,6 +48,7 @@ from dockwiz.models.host_state import (
     SocketUnitState,
     TlsSettings,
 )
+from dockwiz.models.lifecycle import RenewalSchedule
 from dockwiz.unixsock import connect_unix
 
 PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
@@ -719,6 +728,13 @@ def inspect_host(host: Host) -> HostState:
     state.certs = collect_certs(host, cert_targets(state.tls, home, by_flag), notes)
     if not state.daemon_running:
         state.daemon_error = daemon_error(state)
+    # material where the tutorials leave it, even when daemon.json does not name it
+    from dockwiz.pki.discover import discover_material
+
+    named = [p for c in state.certs for p in (c.path, c.key_path) if p]
+    state.found_material = discover_material(host, named)
+    state.renewal = renewal_schedule(host)
+    state.ca_rollover = host.resolve(PREVIOUS_CA_PATH).exists()
     state.unreadable = notes.unreadable
     state.findings = findings.evaluate(state)
     return state
@@ -732,3 +748,23 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]
     return []
+
+
+def renewal_schedule(host: Host) -> RenewalSchedule:
+    """Whether renewal is scheduled on ``host`` (for inspect): files present and enabled."""
+    if host.resolve(RENEW_TIMER_PATH).exists():
+        wants = host.path(RENEW_TIMER_WANTS)
+        enabled = wants.is_symlink() or wants.exists()
+        return RenewalSchedule(kind="systemd-timer", files=[RENEW_SERVICE_PATH, RENEW_TIMER_PATH],
+                               enabled=enabled, detail="daily, randomized delay "
+                               f"{RENEW_RANDOM_DELAY}" + ("" if enabled else "; NOT enabled"))
+    if host.resolve(RENEW_CRON_PATH).exists():
+        try:
+            text: str | None = host.resolve(RENEW_CRON_PATH).read_text()
+        except OSError:
+            text = None
+        line = next((x for x in (text or "").splitlines() if "renew" in x and not
+                     x.startswith("#")), "")
+        return RenewalSchedule(kind="cron", files=[RENEW_CRON_PATH], enabled=bool(line),
+                               detail=line)
+    return RenewalSchedule(detail="no dockwiz-renew timer or cron entry")

@@ -1138,3 +1138,22 @@ def test_issued_certificates_are_named_after_the_host(tmp_path: Path) -> None:
 
     assert cn("/etc/dockwiz/ca/ca.pem").startswith("dockwiz CA for web1.example.com 20")
     assert cn("/etc/docker/tls/server-cert.pem") == "web1.example.com"
+
+
+def test_a_forbidden_tcp_source_left_in_the_files_fails_before_the_restart(
+    host: Host, daemon: StandInDaemon
+) -> None:
+    """Issue 12 §1: after writing, the listeners are derived again from the files as written.
+    A vendor drop-in that appeared after planning (it is not a target, so the plan is not
+    stale) would bring plain TCP back: validate fails, nothing is restarted, all is undone."""
+    _put(host, "/lib/systemd/system/docker.service",
+         "[Service]\nExecStart=/usr/sbin/dockerd -H unix:///var/run/docker.sock\n", 0o644)
+    _put(host, "/lib/systemd/system/docker.service.d/zzz-tcp.conf",
+         "[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd -H tcp://0.0.0.0:2375\n", 0o644)
+    before = _snapshot(host)
+    plan = _plan([_json_change(host, '{\n  "debug": false\n}\n')])
+    result = ap.apply_plan(host, plan, manager=daemon)
+    assert not result.ok and result.failed_step == "validate", result
+    assert "tcp://0.0.0.0:2375" in (result.error or "") and "zzz-tcp.conf" in (result.error or "")
+    assert "restart" not in daemon.calls
+    assert _snapshot(host) == before

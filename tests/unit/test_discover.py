@@ -431,3 +431,32 @@ def test_certs_show_found_tells_the_admin(
     main(["certs", "show", "--found", "--root", str(seed004.root), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert len(data["found"]) == 7 and data["choice"]["action"] == "reuse-ca"
+
+
+def test_a_directory_closed_to_the_caller_is_not_searched(tmp_path: Path) -> None:
+    """inspect as a normal user: /etc/docker 0700 must not make discovery raise."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to 'nobody'")
+    root = tmp_path / "root"
+    (root / "etc" / "docker" / "certs").mkdir(parents=True)
+    (root / "etc" / "docker" / "certs" / "ca.pem").write_text("x")
+    for d in (tmp_path, root, root / "etc"):
+        d.chmod(0o755)
+    (root / "etc" / "docker").chmod(0o700)
+    code = ("import sys; from dockwiz.host import Host; from dockwiz.pki.discover import "
+            "discover_material; print(len(discover_material(Host(sys.argv[1]))))")
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          "/usr/bin/python3", "-c", code, str(root)],
+                         capture_output=True, text=True, timeout=60,
+                         env={"PYTHONPATH": os.pathsep.join(
+                             [str(Path(__file__).parents[2] / "src"), *_site_paths()])})
+    assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr
+
+
+def _site_paths() -> list[str]:
+    import site
+
+    return [p for p in site.getsitepackages() if "site-packages" in p]

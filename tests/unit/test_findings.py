@@ -308,3 +308,22 @@ def test_certificate_judgements_come_from_pki_checks() -> None:
         c = _server_cert(ip_addresses=["fd00::5"], key_mode=mode)
         assert checks.key_mode_verdict(mode) == verdict
         assert ids(make_state(data=MTLS, hosts=hosts, certs=[c])).get("DW-KEY-MODE") == severity
+
+
+def test_renewal_unscheduled_and_rollover_come_from_the_host_state() -> None:
+    """Issue 15: inspect says whether renewal is scheduled (a finding while it is not) and
+    whether a CA roll-over waits to be finished."""
+
+    from dockwiz.models.host_state import CertInfo
+    from dockwiz.models.lifecycle import RenewalSchedule
+
+    state = make_state(data=MTLS, hosts=[tcp("0.0.0.0", 2376)])
+    state.certs = [CertInfo(role="server", path="/etc/docker/tls/server-cert.pem", exists=True,
+                            readable=True, not_after=datetime.now(UTC) + timedelta(days=200))]
+    state.renewal = RenewalSchedule(detail="no dockwiz-renew timer or cron entry")
+    found = ids(state)
+    assert found.get("DW-RENEW-UNSCHEDULED") == "low" and "DW-RENEW-ROLLOVER" not in found
+    state.renewal = RenewalSchedule(kind="systemd-timer", enabled=True, detail="daily")
+    state.ca_rollover = True
+    found = ids(state)
+    assert "DW-RENEW-UNSCHEDULED" not in found and found.get("DW-RENEW-ROLLOVER") == "low"

@@ -394,7 +394,7 @@ def hook(event, args):
         opened.append(os.fsdecode(args[0]))
 from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
-import dockwiz.pki, dockwiz.commands.inspect  # imports are not config reads
+import dockwiz.pki, dockwiz.pki.discover, dockwiz.commands.inspect  # imports: not config reads
 sys.addaudithook(hook)
 state = inspect_host(Host(sys.argv[1]))
 sys.stdout.write(json.dumps({"opened": opened, "state": state.model_dump(mode="json")}))

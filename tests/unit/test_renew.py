@@ -9,6 +9,7 @@ import pytest
 
 from dockwiz import lifecycle, pki
 from dockwiz.apply.reissue import carry_out
+from dockwiz.docker_paths import RENEW_TIMER_PATH, RENEW_TIMER_WANTS
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.lab.scenarios import MTLS_DAEMON_JSON
@@ -130,9 +131,9 @@ def test_renewal_findings(tmp_path: Path) -> None:
     for f in lifecycle.plan_install_timer(host, EXE).files:
         (tmp_path / f.path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f.path.lstrip("/")).write_text(f.after or "")
-    wants = tmp_path / timer.RENEW_TIMER_WANTS.lstrip("/")
+    wants = tmp_path / RENEW_TIMER_WANTS.lstrip("/")
     wants.parent.mkdir(parents=True)
-    wants.symlink_to(timer.RENEW_TIMER_PATH)
+    wants.symlink_to(RENEW_TIMER_PATH)
     assert lifecycle.renewal_findings(status, lifecycle.renewal_schedule(host)) == []
     assert "dockwiz renew" in lifecycle.renew_fix("server")
 
@@ -151,7 +152,7 @@ def test_install_timer_is_a_plan_with_a_diff(tmp_path: Path) -> None:
     host = secured_host(tmp_path)
     (tmp_path / "run/systemd/system").mkdir(parents=True)
     plan = lifecycle.plan_install_timer(host, EXE)
-    assert [f.path for f in plan.files] == [timer.RENEW_SERVICE_PATH, timer.RENEW_TIMER_PATH]
+    assert [f.path for f in plan.files] == [timer.RENEW_SERVICE_PATH, RENEW_TIMER_PATH]
     assert all(f.before is None and f.mode == 0o644 for f in plan.files)
     assert [a.kind for a in plan.actions] == ["daemon-reload"]
     for f in plan.files:

@@ -46,6 +46,7 @@ from dockwiz.apply.steps import (
     run_action,
 )
 from dockwiz.apply.validate import validate
+from dockwiz.effective import forbidden_after_write
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir, fsync_dir
 from dockwiz.host import Host, ServiceManager
@@ -232,6 +233,13 @@ class _Transaction:
         fault("files")
         with self.steps.run("validate") as d:
             d.extend(validate(self.host, self.plan))
+            # derived again from the files as written, never from what we meant to write: a
+            # TCP source the mode forbids (a vendor drop-in, a socket unit, DOCKER_OPTS) fails
+            # here, before the running daemon is touched
+            left = forbidden_after_write(self.host, self.plan)
+            if left:
+                raise StepFailed("validate", "; ".join(left))
+            d.append("no forbidden TCP source in the files as written")
             self._advance("validated")
         fault("validate")
         self._service_actions(later)

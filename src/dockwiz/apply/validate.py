@@ -64,14 +64,14 @@ def _unit_argv(host: Host, config: dict[str, Any]) -> list[str]:
     """The unit's effective command line, refusing a directive given both there and in
     daemon.json: dockerd would not start (DOMAIN §3, "the hosts conflict")."""
     from dockwiz import systemd
-    from dockwiz.plan import split_flags
+    from dockwiz.dockerd_flags import parse_args
 
     result = systemd.effective_exec_start(host)
     if result.argv is None:
         if result.candidates:  # a unit exists but systemd could not run it
             raise StepFailed("validate", "docker.service: " + "; ".join(result.problems))
         return []
-    flags, _loose = split_flags(result.argv[1:])
+    flags = [a for a in parse_args(result.argv[1:]).args if a.is_flag]
     both = [f for f in flags if f.key in config]
     if both:
         shown = "; ".join(f"{f.key} (from flag: {' '.join(f.tokens)}, from file: "

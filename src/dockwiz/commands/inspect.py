@@ -73,6 +73,10 @@ def render(state: HostState, console: Console) -> None:
         console.print(table)
     if state.certs:
         console.print(_cert_table(state))
+        if state.renewal is not None:
+            how = (f"scheduled ({state.renewal.kind}): {state.renewal.detail}"
+                   if state.renewal.scheduled else f"not scheduled ({state.renewal.detail})")
+            console.print(f"[bold]Renewal[/]: {how}", highlight=False)
     console.print(_findings_table(state))
     if state.unreadable:
         console.print("[bold]Not readable[/] (run as root to see these):")

@@ -12,12 +12,14 @@ the wizard call these, nothing else:
   :func:`context_commands` (the hand-off for bundles copied into a docker context)
 - ``timer``: :func:`plan_install_timer`, :func:`plan_remove_timer`, :func:`activate`,
   :func:`deactivate`, :func:`renewal_schedule`
-- ``findings``: :func:`renewal_findings` / :func:`host_renewal_findings` for inspect
+- ``findings``: :func:`renewal_findings` for renew's report (inspect reads the same findings
+  from the HostState)
 - ``context``: the running daemon's TLS files, endpoints and CA, read once per plan
 """
 
 from __future__ import annotations
 
+from dockwiz.inspect import renewal_schedule
 from dockwiz.lifecycle.clients import (
     context_commands,
     keeps_access,
@@ -26,7 +28,7 @@ from dockwiz.lifecycle.clients import (
     plan_revoke,
     revoked_by,
 )
-from dockwiz.lifecycle.findings import host_renewal_findings, renew_fix, renewal_findings
+from dockwiz.lifecycle.findings import renew_fix, renewal_findings
 from dockwiz.lifecycle.renew import (
     DEFAULT_BEFORE_DAYS,
     plan_finish_rollover,
@@ -40,7 +42,6 @@ from dockwiz.lifecycle.timer import (
     deactivate,
     plan_install_timer,
     plan_remove_timer,
-    renewal_schedule,
 )
 from dockwiz.models.lifecycle import CertExpiry, ClientInfo, RenewalSchedule, RenewalStatus
 
@@ -53,7 +54,6 @@ __all__ = [
     "activate",
     "context_commands",
     "deactivate",
-    "host_renewal_findings",
     "keeps_access",
     "list_clients",
     "plan_add_client",

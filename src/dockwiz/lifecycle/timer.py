@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING
 
 from dockwiz.docker_paths import (
     RENEW_CRON_PATH,
+    RENEW_RANDOM_DELAY,
     RENEW_SERVICE_PATH,
     RENEW_TIMER_PATH,
-    RENEW_TIMER_WANTS,
 )
-from dockwiz.models.lifecycle import RenewalSchedule
 
 if TYPE_CHECKING:
     from dockwiz.host import CommandResult, Host
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 
 TIMER_UNIT = "dockwiz-renew.timer"
 SERVICE_UNIT = "dockwiz-renew.service"
-RANDOM_DELAY = "1h"
 
 
 def renew_command(exe: str) -> list[str]:
@@ -60,7 +58,7 @@ def render_timer() -> str:
         "Description=Daily check whether the Docker daemon's TLS certificates need renewing\n\n"
         "[Timer]\n"
         "OnCalendar=daily\n"
-        f"RandomizedDelaySec={RANDOM_DELAY}\n"
+        f"RandomizedDelaySec={RENEW_RANDOM_DELAY}\n"
         "Persistent=true\n\n"
         "[Install]\n"
         "WantedBy=timers.target\n"
@@ -188,18 +186,3 @@ def deactivate(host: Host) -> str | None:
     return f"{TIMER_UNIT} stopped and disabled" if result.ok else None
 
 
-def renewal_schedule(host: Host) -> RenewalSchedule:
-    """Whether renewal is scheduled on ``host`` (for inspect): files present and enabled."""
-    if host.resolve(RENEW_TIMER_PATH).exists():
-        wants = host.path(RENEW_TIMER_WANTS)
-        enabled = wants.is_symlink() or wants.exists()
-        return RenewalSchedule(kind="systemd-timer", files=[RENEW_SERVICE_PATH, RENEW_TIMER_PATH],
-                               enabled=enabled, detail="daily, randomized delay "
-                               f"{RANDOM_DELAY}" + ("" if enabled else "; NOT enabled"))
-    if host.resolve(RENEW_CRON_PATH).exists():
-        text, _ = _current(host, RENEW_CRON_PATH)
-        line = next((x for x in (text or "").splitlines() if "renew" in x and not
-                     x.startswith("#")), "")
-        return RenewalSchedule(kind="cron", files=[RENEW_CRON_PATH], enabled=bool(line),
-                               detail=line)
-    return RenewalSchedule(detail="no dockwiz-renew timer or cron entry")

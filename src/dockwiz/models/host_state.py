@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dockwiz.models.lifecycle import RenewalSchedule
+
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER: dict[str, int] = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
@@ -261,6 +263,8 @@ class HostState(BaseModel):
     running_containers: int | None = None
     certs: list[CertInfo] = Field(default_factory=list)
     found_material: list[FoundMaterial] = Field(default_factory=list)
+    renewal: RenewalSchedule | None = None
+    ca_rollover: bool = False
     unreadable: list[str] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     daemon_error: str | None = None

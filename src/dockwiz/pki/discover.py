@@ -76,13 +76,12 @@ Role = Literal["ca", "server", "client"]
 def candidate_paths(host: Host) -> list[str]:
     """Host paths of every file worth reading, in search order, each once."""
     dirs = list(SEARCH_DIRS)
-    home = host.resolve("/home")
-    if home.is_dir():
-        try:
-            users = sorted(e.name for e in os.scandir(home) if e.is_dir(follow_symlinks=False))
-        except OSError:
-            users = []
-        dirs += [f"/home/{u}/{d}" for u in users for d in HOME_DIRS]
+    try:  # a directory closed to us (inspect as a normal user) is simply not searched
+        home = host.resolve("/home")
+        users = sorted(e.name for e in os.scandir(home) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        users = []
+    dirs += [f"/home/{u}/{d}" for u in users for d in HOME_DIRS]
     out: list[str] = []
     for directory in dirs:
         out += [p for p in _listing(host, directory) if p not in out]
@@ -90,8 +89,8 @@ def candidate_paths(host: Host) -> list[str]:
 
 
 def _listing(host: Host, directory: str) -> list[str]:
-    local = host.resolve(directory)
     try:
+        local = host.resolve(directory)
         names = sorted(e.name for e in os.scandir(local) if not e.is_dir(follow_symlinks=False))
     except OSError:
         return []
