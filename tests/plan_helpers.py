@@ -15,6 +15,14 @@ from dockwiz import inspect as inspect_mod
 from dockwiz import pki
 from dockwiz.effective import derive, write_changes
 from dockwiz.host import Host
+from dockwiz.lab.scenarios import (
+    DEBIAN_DOCKER_SERVICE,
+    DEBIAN_DOCKER_SOCKET,
+    HOSTS_DROPIN,
+    SEED_001_DAEMON_JSON,
+    SEED_003_DAEMON_JSON,
+    SEED_004_DAEMON_JSON,
+)
 from dockwiz.models.host_state import DockerVersion, HostState
 from dockwiz.models.intent import Intent
 from dockwiz.models.plan import Plan
@@ -22,80 +30,8 @@ from dockwiz.plan import build_plan, check_plan_result, observe_material
 
 UNIT = "/lib/systemd/system/docker.service"
 
-# Own copies of the starting states (as Debian 12's docker.io ships its units, and as the seeds
-# in ../shared/seeds write their files), so the goldens never move when a lab changes.
-DEBIAN_DOCKER_SERVICE = """\
-[Unit]
-Description=Docker Application Container Engine
-Documentation=https://docs.docker.com
-After=network-online.target docker.socket firewalld.service containerd.service
-Wants=network-online.target containerd.service
-Requires=docker.socket
-
-[Service]
-Type=notify
-EnvironmentFile=-/etc/default/docker
-ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS
-ExecReload=/bin/kill -s HUP $MAINPID
-TimeoutStartSec=0
-Delegate=yes
-KillMode=process
-Restart=on-failure
-
-[Install]
-WantedBy=multi-user.target
-"""
-
-DEBIAN_DOCKER_SOCKET = """\
-[Unit]
-Description=Docker Socket for the API
-
-[Socket]
-ListenStream=/run/docker.sock
-SocketMode=0660
-SocketUser=root
-SocketGroup=docker
-
-[Install]
-WantedBy=sockets.target
-"""
-
-# Docker's documented fix for "hosts" in daemon.json (DOMAIN §3), with Debian's binary path.
-HOSTS_DROPIN = """\
-[Service]
-ExecStart=
-ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock
-"""
-
-SEED_001_DAEMON_JSON = """\
-{
-  "icc": false, // prevent inter-container communication on default bridge
-  "userns-remap": "default", // isolate container users
-  "tlsverify": true, // if TCP enabled
-  "tlscacert": "/etc/docker/pki/ca.pem",
-  "tlscert": "/etc/docker/pki/server-cert.pem",
-  "tlskey": "/etc/docker/pki/server-key.pem",
-  "log-driver": "local", // prevent log overflow
-  "log-opts": { "max-size": "10m", "max-file": "3" },
-  "live-restore": true, // containers keep running if daemon restarts
-  "no-new-privileges": true // apply to supported containers
-}
-"""
-
-SEED_003_DAEMON_JSON = """\
-{
-  "tlsverify": true,
-  "tlscert": "/etc/docker/certs/server.crt",
-  "tlskey": "/etc/docker/certs/server.key",
-  "hosts": ["tcp://0.0.0.0:2376", "unix:///var/run/docker.sock"]
-}
-"""
-
-SEED_004_DAEMON_JSON = """\
-{
-  "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]
-}
-"""
+# The starting states are the labs' own (Debian 12's packaged units, the seeds' files): one copy,
+# so a test root and a lab can never drift apart; a change there that moves a golden is seen.
 DROPIN_DIR = "/etc/systemd/system/docker.service.d"
 
 SEED_002_OVERRIDE = """\
