@@ -36,13 +36,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from dockwiz import daemon_json, dockerd_flags, systemd
+from dockwiz.docker_paths import PLAIN_PORT, SOCKET_URL  # PLAIN_PORT: moby's DefaultHTTPPort
 from dockwiz.host import Host
 from dockwiz.models.plan import FileChange, Plan
 
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 DEFAULTS_FILE = "/etc/default/docker"
 SYSV_SCRIPT = "/etc/init.d/docker"
-DEFAULT_TCP_PORT = 2375  # moby opts.DefaultHTTPPort: "tcp://host" without a port
 
 
 class Source(BaseModel):
@@ -116,7 +115,7 @@ def parse_tcp(url: str) -> tuple[str, int] | None:
         host, _, port = rest.partition(":")
     if port and (not port.isdigit() or int(port) > 65535):
         return None
-    return host or "localhost", int(port) if port else DEFAULT_TCP_PORT
+    return host or "localhost", int(port) if port else PLAIN_PORT
 
 
 def parse_listen_stream(value: str) -> tuple[str, int] | str | None:
@@ -152,7 +151,7 @@ def _source_for(url: str, where: _Where) -> Source | None:
     if text.startswith("fd://"):
         return Source(url=text, kind="fd", **place)
     if text.startswith("unix://") or text == "":
-        return Source(url=text or DEFAULT_SOCKET, kind="unix", **place)
+        return Source(url=text or SOCKET_URL, kind="unix", **place)
     if "://" in text and not text.startswith("tcp://"):
         return None  # npipe://, ssh://: not served on Linux
     parsed = parse_tcp(text)
@@ -192,7 +191,7 @@ def derive(host: Host) -> Effective:
             if src is not None:
                 eff.sources.append(src)
     if not flags.hosts and not any(s.via == "daemon.json" for s in eff.sources):
-        eff.sources.append(Source(url=DEFAULT_SOCKET, kind="unix", via="default"))
+        eff.sources.append(Source(url=SOCKET_URL, kind="unix", via="default"))
     if conflict or (eff.argv is None and eff.init != "none"):
         for s in eff.sources:
             s.active = False  # dockerd does not start at all

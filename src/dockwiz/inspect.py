@@ -35,6 +35,7 @@ from dockwiz.docker_paths import (
     RENEW_SERVICE_PATH,
     RENEW_TIMER_PATH,
     RENEW_TIMER_WANTS,
+    SOCKET_PATH,
 )
 from dockwiz.errors import DockwizError
 from dockwiz.host import CommandResult, Host, HostPathError
@@ -52,7 +53,6 @@ from dockwiz.models.lifecycle import RenewalSchedule
 from dockwiz.unixsock import connect_unix
 
 PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
-DEFAULT_SOCKET = "/var/run/docker.sock"
 SOCKET_UNIT_DEFAULT = "/run/docker.sock"
 API_TIMEOUT = 2.0
 MAX_API_BODY = 8 << 20
@@ -325,7 +325,7 @@ def to_listener(url: str, source: str) -> Listener | None:
     if text.startswith("fd://"):
         return Listener(kind="fd", address=text, loopback=True, source=src)
     if text.startswith(("unix://", "/")):
-        path = text.removeprefix("unix://") or DEFAULT_SOCKET
+        path = text.removeprefix("unix://") or SOCKET_PATH
         return Listener(kind="unix", address=f"unix://{path}", loopback=True, source=src)
     m = re.fullmatch(r"(?:tcp://)?(\[[^\]]*\]|[^:/\[\]]*)(?::(\d{1,5}))?/?", text)
     if m is None:
@@ -346,7 +346,7 @@ def configured_hosts(flag_hosts: Sequence[str], json_hosts: Sequence[str]) -> li
             if listener is not None and listener.address not in {x.address for x in out}:
                 out.append(listener)
     if not out:
-        out.append(Listener(kind="unix", address=f"unix://{DEFAULT_SOCKET}", source="default"))
+        out.append(Listener(kind="unix", address=f"unix://{SOCKET_PATH}", source="default"))
     return out
 
 
@@ -434,7 +434,7 @@ def socket_host_path(configured: list[Listener], socket_unit: SocketUnitState) -
         if listener.kind == "fd":
             paths = [p for p in socket_unit.listen_stream if p.startswith("/")]
             return paths[0] if paths else SOCKET_UNIT_DEFAULT
-    return DEFAULT_SOCKET
+    return SOCKET_PATH
 
 
 def socket_file(host: Host, host_path: str, accounts: Accounts, notes: _Notes) -> SocketFile:

@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 
 from dockwiz import daemon_json as dj
 from dockwiz import diffs, dockerd_flags, effective, systemd
-from dockwiz.docker_paths import SOCKET_UNIT_PATH
+from dockwiz.docker_paths import SOCKET_UNIT_PATH, SOCKET_URL
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
 from dockwiz.models.host_state import CertInfo, HostState, Listener
@@ -66,7 +66,6 @@ DROPIN_DIR = "/etc/systemd/system/docker.service.d"
 DROPIN_PATH = f"{DROPIN_DIR}/dockwiz.conf"
 SOCKET_DROPIN_DIR = "/etc/systemd/system/docker.socket.d"
 SOCKET_DROPIN_NAME = "zz-dockwiz.conf"
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 TLS_KEYS = ("tls", "tlsverify", "tlscacert", "tlscert", "tlskey")
 # Options dockerd re-reads on SIGHUP (daemon/reload.go, 20.10 through 28); all else restarts.
 RELOADABLE_KEYS = frozenset(
@@ -195,7 +194,7 @@ def _tcp_host(url: str) -> str:
 
 def _endpoint(url: str, tls: dict[str, Any]) -> Endpoint:
     if not _is_tcp(url):
-        sock = DEFAULT_SOCKET if url.startswith("fd://") else url
+        sock = SOCKET_URL if url.startswith("fd://") else url
         return Endpoint(url=sock, security="socket")
     verify = tls.get("tlsverify")
     if verify is None and tls.get("tls"):
@@ -218,7 +217,7 @@ def _endpoints_before(state: HostState) -> list[Endpoint]:
         else:
             urls.append(lst.address if "://" in lst.address else f"unix://{lst.address}")
     if not urls and state.docker_installed:
-        urls.append(DEFAULT_SOCKET)
+        urls.append(SOCKET_URL)
     return _dedupe([_endpoint(u, tls) for u in urls])
 
 
@@ -420,7 +419,7 @@ def _same_bind(a: str | None, b: str) -> bool:
 
 
 def _normalise_socket(url: str) -> str:
-    return DEFAULT_SOCKET if url.startswith("fd://") else url
+    return SOCKET_URL if url.startswith("fd://") else url
 
 
 def _plan_tcp(work: _Work) -> None:
@@ -482,7 +481,7 @@ def _tcp_in_daemon_json(work: _Work, want: str) -> None:
     if isinstance(file_hosts, list):
         sockets += [_normalise_socket(str(h)) for h in file_hosts if _is_local_socket(str(h))]
     if not sockets:
-        sockets = [DEFAULT_SOCKET]
+        sockets = [SOCKET_URL]
     hosts = [*dict.fromkeys(sockets), want]
     if file_hosts != hosts:
         _set_key(work.data, "hosts", hosts)
@@ -983,7 +982,7 @@ def _endpoints_after(work: _Work) -> list[Endpoint]:
         hosts = [hosts]
     urls = [str(h) for h in hosts] if isinstance(hosts, list) and hosts else work.flag_hosts()
     if not urls:
-        urls = [DEFAULT_SOCKET]
+        urls = [SOCKET_URL]
     tls: dict[str, Any] = {k: work.data[k] for k in TLS_KEYS if k in work.data}
     for flag in work.flags:
         if flag.key in TLS_KEYS and flag.key not in tls:

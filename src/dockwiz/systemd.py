@@ -28,6 +28,7 @@ from dockwiz.daemon_json import (
     resolve_host_path,
     resolve_in_root,
 )
+from dockwiz.docker_paths import SOCKET_URL
 from dockwiz.dockerd_flags import FLAGS_BY_NAME, DockerdFlag
 from dockwiz.dockerd_flags import DockerdFlags as DockerdFlags  # re-exported: older callers
 from dockwiz.dockerd_flags import parse_dockerd_args as parse_dockerd_args  # the one parser
@@ -42,7 +43,6 @@ UNIT_DIRS: tuple[str, ...] = (
     "/lib/systemd/system",
     "/usr/lib/systemd/system",
 )
-DEFAULT_UNIX_SOCKET = "unix:///var/run/docker.sock"
 DROPIN_DIR = "/etc/systemd/system/docker.service.d"
 _WS = " \t\n\r"  # systemd's WHITESPACE: no other character separates words or lines
 
@@ -789,4 +789,4 @@ def effective_hosts(flags: DockerdFlags | None, data: Mapping[str, Any] | None) 
     file_hosts = config.get("hosts")
     if isinstance(file_hosts, list) and file_hosts:
         return [h for h in file_hosts if isinstance(h, str)]
-    return [DEFAULT_UNIX_SOCKET]
+    return [SOCKET_URL]

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dockwiz.docker_paths import SOCKET_URL
 from dockwiz.host import Host
 from dockwiz.lab.scenarios import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
 from dockwiz.systemd import (
-    DEFAULT_UNIX_SOCKET,
     SystemdError,
     conflict_message,
     conflicting_directives,
@@ -553,11 +553,11 @@ def test_conflicts_beyond_hosts_use_flattened_file_and_named_options() -> None:
 def test_effective_hosts() -> None:
     none = parse_dockerd_args(["/usr/bin/dockerd"])
     fd = parse_dockerd_args(["/usr/bin/dockerd", "-H", "fd://"])
-    assert effective_hosts(none, {}) == [DEFAULT_UNIX_SOCKET]
+    assert effective_hosts(none, {}) == [SOCKET_URL]
     assert effective_hosts(None, None) == ["unix:///var/run/docker.sock"]
     assert effective_hosts(fd, {}) == ["fd://"]
     assert effective_hosts(none, {"hosts": ["tcp://127.0.0.1:2376"]}) == ["tcp://127.0.0.1:2376"]
     assert effective_hosts(fd, {"hosts": ["tcp://127.0.0.1:2376"]}) == []  # dockerd won't start
     assert effective_hosts(fd, {"hosts": None}) == []  # the key alone is a conflict
     assert conflicting_directives(fd, {"hosts": None}) == ["hosts"]
-    assert effective_hosts(none, {"hosts": []}) == [DEFAULT_UNIX_SOCKET]
+    assert effective_hosts(none, {"hosts": []}) == [SOCKET_URL]

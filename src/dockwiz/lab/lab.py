@@ -79,6 +79,7 @@ from pathlib import Path
 import psutil
 from pydantic import BaseModel, Field
 
+from dockwiz.docker_paths import SOCKET_URL
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir
 from dockwiz.host import CommandResult, Host, run_command
@@ -437,7 +438,7 @@ def lab_command(lab: Lab, argv: list[str]) -> tuple[list[str], dict[str, str]]:
     """
     write_systemctl_shim(lab)
     env = {
-        "DOCKER_HOST": "unix:///var/run/docker.sock",
+        "DOCKER_HOST": SOCKET_URL,
         "DOCKWIZ_LAB": str(lab.dir),
         "DOCKWIZ_LAB_ROOT": str(lab.root),
         "DOCKWIZ_LAB_ADDRESS": lab.info.address,

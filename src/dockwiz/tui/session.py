@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dockwiz.docker_paths import TLS_PORT
+
 if TYPE_CHECKING:
     from dockwiz.apply.journal import Journal
     from dockwiz.host import Host
@@ -144,7 +146,7 @@ class Choices:
 
     mode: str | None = None
     listen_host: str | None = None
-    port: int = 2376
+    port: int = TLS_PORT
     dns_names: list[str] = field(default_factory=list)
     ip_addresses: list[str] = field(default_factory=list)
     sans_detected: bool = False
