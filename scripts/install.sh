@@ -17,7 +17,7 @@ fi
 
 # dockerd (Debian's docker.io) for lab hosts, iproute2 for namespaces, util-linux for nsenter/unshare.
 pkgs=(docker.io iproute2 util-linux ca-certificates openssl)
-[ "$with_tests" = 1 ] && pkgs+=(tmux busybox-static librsvg2-bin git systemd-container debootstrap)
+[ "$with_tests" = 1 ] && pkgs+=(tmux busybox-static librsvg2-bin git systemd-container debootstrap openssh-server openssh-client)
 python3 -c 'import ensurepip, venv' 2>/dev/null || pkgs+=(python3-venv python3-pip)
 command -v python3 >/dev/null || pkgs+=(python3 python3-venv python3-pip)
 

@@ -8,12 +8,15 @@ Nothing here imports Textual, and the core is imported lazily so the first scree
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from dockwiz.apply.journal import Journal
+    from dockwiz.handoff import Place
     from dockwiz.host import Host
     from dockwiz.models.host_state import HostState
     from dockwiz.models.intent import Intent, Mode, Violation
@@ -57,10 +60,22 @@ class Backend(Protocol):
 
 
 class CoreBackend:
-    """The real core bound to one Host; imports are lazy so the first screen paints fast."""
+    """The real core bound to one Host; imports are lazy so the first screen paints fast.
 
-    def __init__(self, host: Host) -> None:
+    An apply or a recovery holds ``_busy`` from start to finish: whoever takes the host away
+    afterwards (a throwaway lab's clean-up, after a dropped SSH session ended the wizard)
+    calls :meth:`wait_idle` first, so the host ends applied or rolled back, never half.
+    """
+
+    def __init__(self, host: Host, place: Place | None = None) -> None:
         self.host = host
+        self.place = place
+        self._busy = threading.Lock()
+
+    def wait_idle(self) -> None:
+        """Return once no apply or recovery is running (the transaction has finished)."""
+        with self._busy:
+            pass
 
     def inspect(self) -> HostState:
         from dockwiz.inspect import inspect_host
@@ -75,7 +90,8 @@ class CoreBackend:
     def recover(self, on_step: StepCallback) -> ApplyResult:
         from dockwiz.apply import recover
 
-        return recover(self.host, on_step=on_step)
+        with self._busy:
+            return recover(self.host, on_step=_never_raises(on_step))
 
     def allowed_modes(
         self, state: HostState, listen_host: str | None, docker_version: str | None
@@ -111,8 +127,13 @@ class CoreBackend:
 
     def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
         from dockwiz.apply import apply_plan
+        from dockwiz.handoff import after_apply
 
-        return apply_plan(self.host, plan, on_step=on_step)
+        with self._busy:
+            result = apply_plan(self.host, plan, on_step=_never_raises(on_step))
+            if result.ok:  # README.txt in the bundle now: the terminal may be gone by exit
+                after_apply(self.host, result, self.place)
+            return result
 
     def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
         """Probe the daemon expecting ``mode``; the plan names the TCP endpoints it closed
@@ -136,6 +157,17 @@ class CoreBackend:
             former_endpoints=former or None,
             bundle_dir=bundle,
         )
+
+
+def _never_raises(on_step: StepCallback) -> StepCallback:
+    """The screen's progress callback, made harmless: once the app has gone (a dropped SSH
+    session) telling it raises, and that must not break the transaction or its rollback."""
+
+    def tell(step: ApplyStep) -> None:
+        with contextlib.suppress(Exception):  # progress is best effort; the apply is not
+            on_step(step)
+
+    return tell
 
 
 @dataclass
