@@ -48,7 +48,7 @@ class Backend(Protocol):
 
     def check_intent(self, state: HostState, intent: Intent) -> list[Violation]: ...
 
-    def detect_sans(self) -> tuple[list[str], list[str]]: ...
+    def default_sans(self, listen_host: str) -> tuple[list[str], list[str]]: ...
 
     def key_types(self) -> list[str]: ...
 
@@ -105,10 +105,12 @@ class CoreBackend:
 
         return list(check_intent(state, intent))
 
-    def detect_sans(self) -> tuple[list[str], list[str]]:
-        from dockwiz.pki import detect_sans
+    def default_sans(self, listen_host: str) -> tuple[list[str], list[str]]:
+        """The names clients can dial the daemon by on ``listen_host`` (the CLI's defaults:
+        container bridges such as docker0 left out)."""
+        from dockwiz.pki import default_sans
 
-        dns, ips = detect_sans(self.host)
+        dns, ips = default_sans(self.host, listen_host)
         return [str(d) for d in dns], [str(i) for i in ips]
 
     def key_types(self) -> list[str]:
@@ -180,11 +182,28 @@ class Choices:
     dns_names: list[str] = field(default_factory=list)
     ip_addresses: list[str] = field(default_factory=list)
     sans_detected: bool = False
+    """The defaults for ``sans_for`` are in the lists."""
+    sans_for: str | None = None
+    """The listen address the derived SANs were derived for; a new one replaces them."""
+    sans_own: list[str] = field(default_factory=list)
+    """Names the admin typed: kept whatever the listen address becomes."""
     key_type: str | None = None
     validity_days: int = 365
     hardening: set[str] = field(default_factory=set)
     docker_version: str | None = None
     """Plan as if this Docker version ran (like the CLI's --docker-version)."""
+
+
+    def derive_sans(self, listen_host: str, dns: list[str], ips: list[str]) -> None:
+        """The defaults for a (new) listen address replace the ones derived for the old one;
+        the names the admin added stay, and so does a derived name the admin removed while
+        the address did not change (this is only called when it does)."""
+        own_dns = [n for n in self.dns_names if n in self.sans_own]
+        own_ips = [n for n in self.ip_addresses if n in self.sans_own]
+        self.dns_names = list(dict.fromkeys([*dns, *own_dns]))
+        self.ip_addresses = list(dict.fromkeys([*ips, *own_ips]))
+        self.sans_for = listen_host
+        self.sans_detected = True
 
 
 @dataclass
