@@ -240,3 +240,17 @@ async def test_unix_skips_certificates_and_sends_only_the_mode() -> None:
         assert isinstance(app.screen, HardeningScreen)
         await press(pilot, "escape")
         assert isinstance(app.screen, ModeScreen)  # back retraces the path that was taken
+
+
+def test_first_screen_loads_no_core_models() -> None:
+    """The Inspect frame paints before pydantic and the core's models load (issue 14 speed):
+    the wizard's start-up modules import neither."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dockwiz.commands.tui, dockwiz.tui.app, dockwiz.tui.screens.inspect; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' "
+            "or m.startswith('dockwiz.models')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

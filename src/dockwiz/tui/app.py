@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 from collections.abc import Callable
@@ -83,6 +84,7 @@ class DockwizApp(App[int]):
     def on_mount(self) -> None:
         self._exit_on_signals()
         self.push_screen(screen_for(flow.FIRST))
+        self.call_after_refresh(_collect_garbage_again)
 
     # -- moving through the steps -------------------------------------------------------------
     def next_step(self, current: Step) -> Step | None:
@@ -168,6 +170,13 @@ if TYPE_CHECKING:
     def _screens_can_use(app: DockwizApp) -> WizardApp:
         """mypy proves here that DockwizApp gives screens everything WizardApp promises."""
         return app
+
+
+def _collect_garbage_again() -> None:
+    """After the first frame: the start-up's objects are long-lived (frozen out of future
+    collections) and the collector runs again (``dockwiz`` turns it off while starting)."""
+    gc.freeze()
+    gc.enable()
 
 
 def screen_for(step: Step) -> WizardScreen:

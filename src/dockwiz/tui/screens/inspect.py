@@ -14,7 +14,6 @@ from textual.worker import get_current_worker
 
 from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
-from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
 if TYPE_CHECKING:
@@ -150,6 +149,8 @@ class InspectScreen(WizardScreen):
         self.query_one("#next").disabled = True
 
     def show_state(self, state: HostState) -> None:
+        from dockwiz.tui.widgets import render  # the core's models: after the first paint
+
         self.wizard.host_state = state
         self.query_one("#busy").display = False
         self.query_one("#status", Static).update(
