@@ -17,6 +17,7 @@ from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.fields import FieldError, HostValidator, PortValidator, check_field
+from dockwiz.tui.widgets.render import tui_words
 
 if TYPE_CHECKING:
     from dockwiz.models.host_state import HostState
@@ -38,9 +39,12 @@ def recommended_mode(state: HostState) -> Mode:
 def violation_text(violation: Violation) -> Content:
     style = "$text-error" if violation.blocking else "$text-warning"
     head = "Not allowed: " if violation.blocking else "Warning: "
-    parts: list[Content | str | tuple[str, str]] = [(head, f"bold {style}"), violation.message]
+    message = violation.message
+    if message[:8].lower() == "warning:":
+        message = message[8:].lstrip()
+    parts: list[Content | str | tuple[str, str]] = [(head, f"bold {style}"), tui_words(message)]
     for way in violation.way_out:
-        parts.append(f"\n  - {way}")
+        parts.append(f"\n  - {tui_words(way)}")
     return Content.assemble(*parts)
 
 
@@ -144,7 +148,10 @@ class ModeScreen(WizardScreen):
             button.label = Content(MODE_TITLES[mode] + suffix + chosen)
             if verdict is not None and verdict.blocking and mode.value == choices.mode:
                 chosen_verdict = verdict
-            elif verdict is not None:
+            elif blocked or (verdict is not None and mode.value == choices.mode):
+                # why a mode is greyed out, and the chosen mode's warning; never the warning
+                # of a mode that is not chosen (TLS-only's while mutual TLS is picked)
+                assert verdict is not None
                 reasons.append(
                     Content.assemble((f"{MODE_TITLES[mode]}: ", "bold"), violation_text(verdict))
                 )
