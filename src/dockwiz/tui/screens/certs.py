@@ -127,7 +127,7 @@ class CertificatesScreen(WizardScreen):
     @staticmethod
     def san_label(name: str) -> Content:
         kind = "IP " if is_ip(name) else "DNS"
-        return Content.assemble((kind, "$text-muted"), "  ", name)
+        return render.assemble((kind, "$text-muted"), "  ", name)
 
     def add_name(self, name: str) -> bool:
         """The admin's own name: kept when the listen address (and its defaults) change."""

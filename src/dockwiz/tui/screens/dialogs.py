@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
 
@@ -52,7 +53,7 @@ class ConfirmDialog(ModalScreen[bool]):
             body = Content(self.body) if isinstance(self.body, str) else self.body
             yield Static(body, classes="dialog-body")
             yield Static(
-                Content.assemble(
+                render.assemble(
                     ("y", "bold"), f" {self.yes_label}   ",
                     ("n", "bold"), " or ", ("Esc", "bold"), f" {self.no_label}   ",
                     ("Enter", "bold"), " the highlighted button",
@@ -130,7 +131,8 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("c / e", "copy the context / env line to the clipboard (verify step)"),
     ("r", "inspect the host again (first step)"),
     ("a", "apply the plan (preview step; asks first)"),
-    ("d / Delete", "remove the selected name (certificates step)"),
+    ("d", "why and how to fix each finding (first step)"),
+    ("Delete", "remove the selected name (certificates step)"),
 )
 
 

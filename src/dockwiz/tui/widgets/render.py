@@ -57,6 +57,9 @@ def assemble(*parts: Part) -> Content:
     out: list[Part] = []
     for part in parts:
         text = _plain(part)
+        if out and text and not text.strip(" "):  # blanks alone join the part before
+            out[-1] = _pad(out[-1], text)
+            continue
         lead = len(text) - len(text.lstrip(" "))
         if lead and out and text.strip():
             out[-1] = _pad(out[-1], text[:lead])
