@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from tests.ui.test_pty import Terminal
+from test_pty import Terminal
 
 from dockwiz.apply import pending_recovery
 from dockwiz.lab.lab import lab_down, lab_up, open_lab

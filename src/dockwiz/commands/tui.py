@@ -102,6 +102,9 @@ def _wizard(host: Host, lab_note: str | None, listen_host: str | None = None, *,
     try:
         result = app.run()
     finally:
+        if backend.busy():
+            _say("dockwiz: the apply is still running; waiting for it to finish or roll back",
+                 sys.stderr)
         backend.wait_idle()
         _print_handoff(host, app.wizard.apply_result, place)
     if isinstance(result, int):

@@ -114,8 +114,9 @@ class DockwizApp(App[int]):
         running = [w for w in self.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
         if any(w.group == "apply" for w in running):
             return (
-                "The change is being applied right now. Quitting leaves it half-done; "
-                "the next start of dockwiz will offer to finish or undo it."
+                "The change is being applied right now. Quitting closes the wizard, then "
+                "waits until the apply has finished or rolled back: the host is never left "
+                "half-done."
             )
         if running:
             names = ", ".join(sorted({w.description or w.name for w in running}))
@@ -151,10 +152,12 @@ class DockwizApp(App[int]):
     def show_worker_error(self, worker: Worker[Any]) -> None:
         """A DockwizError shows its message and hint; anything else is a bug, said plainly."""
         from dockwiz.tui.screens.dialogs import ErrorDialog
+        from dockwiz.tui.widgets.render import tui_words
 
         error = worker.error
-        if isinstance(error, DockwizError):
-            dialog = ErrorDialog(error.message, error.hint)
+        if isinstance(error, DockwizError):  # the core's advice, in the wizard's words
+            dialog = ErrorDialog(tui_words(error.message),
+                                 tui_words(error.hint) if error.hint else None)
         else:
             dialog = ErrorDialog(
                 f"{worker.description or worker.name} failed unexpectedly: "

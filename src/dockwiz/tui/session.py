@@ -72,6 +72,10 @@ class CoreBackend:
         self.place = place
         self._busy = threading.Lock()
 
+    def busy(self) -> bool:
+        """An apply or a recovery is running now."""
+        return self._busy.locked()
+
     def wait_idle(self) -> None:
         """Return once no apply or recovery is running (the transaction has finished)."""
         with self._busy:
