@@ -135,7 +135,7 @@ async def test_quit_during_apply_warns_about_the_half_done_change() -> None:
         await pilot.press("q")
         await until(pilot, "the quit question", lambda: isinstance(app.screen, ConfirmDialog))
         body = str(app.screen.query_one(".dialog-body", Static).content)
-        assert "being applied right now" in body and "offer to finish or undo" in body
+        assert "being applied right now" in body and "never left half-done" in body
         await pilot.press("n")
         backend.gate.set()
         await idle(pilot)

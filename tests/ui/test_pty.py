@@ -200,9 +200,11 @@ def test_throwaway_lab_starts_and_is_removed(terminal: list[Terminal], labs: Pat
     created = list(labs.glob("dockwiz-lab-*"))
     assert len(created) == 1
     term.keys("n")
-    mode = term.wait_for("TLS, server certificate only")
+    term.wait_for("TLS, server certificate only  [warning]")
     # TCP modes default to the lab's own address, as 'dockwiz plan --lab' does: the v27-rule
-    # warning for TLS-only names it
+    # warning for TLS-only names it, shown once TLS-only is the choice
+    term.keys("Down", "Enter")
+    mode = term.wait_for("[warning]  <- chosen")
     assert re.search(r"non-loopback address 10\.77\.\d+\.\d+", mode), mode
     term.keys("q")
     term.wait_for("DOCKWIZ-EXIT=0", timeout=60)

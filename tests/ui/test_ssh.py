@@ -130,8 +130,10 @@ def to_mtls(term: Terminal, address: str) -> None:
     term.wait_for("Findings:", timeout=60)
     term.keys("n")
     term.wait_for("Mutual TLS (client certificates)")
-    term.keys("Down", "Enter")
-    term.keys("Down", "Enter")  # unix -> tls -> mtls
+    term.keys("Down", "Enter")  # unix -> tls: wait until it is chosen, keys over SSH race
+    term.wait_for("[warning]  <- chosen")
+    term.keys("Down", "Enter")  # -> mtls
+    term.wait_for("Mutual TLS (client certificates)  <- chosen")
     term.wait_for("Listen address")
     term.wait_for(address)  # a lab's own address is the default, as 'dockwiz plan --lab' does
     term.keys("n")
