@@ -396,9 +396,20 @@ def _check_sans_and_port(work: _Work, others: list[Listener]) -> None:
     for lst in others:
         if lst.kind == "tcp" and lst.port == intent.listen_port and _same_bind(lst.host, host):
             raise DockwizError(
-                f"port {intent.listen_port} on {lst.host} is already used by another process",
+                f"port {intent.listen_port} on {lst.host} is already used by "
+                f"{_port_holder_text(work.state, intent.listen_port)}",
                 "stop that process or choose another port with --listen ADDR:PORT",
             )
+
+
+def _port_holder_text(state: HostState, port: int) -> str:
+    """'nc (pid 4242)': the process holding the port, looked up in the daemon's namespace."""
+    from dockwiz import procnet
+
+    holders = procnet.port_holders(port, state.process.pid) if state.process else []
+    if not holders:
+        return "another process"
+    return ", ".join(f"{name} (pid {pid})" for pid, name in holders)
 
 
 def _ip_in(host: str, ips: list[str]) -> bool:

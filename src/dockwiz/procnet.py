@@ -144,3 +144,38 @@ def listeners_of(pid: int, proc: Path = PROC) -> ProcListeners:
                 seen.add(listener.address)
                 result.listeners.append(listener)
     return result
+
+
+def port_holders(port: int, netns_pid: int, proc: Path = PROC) -> list[tuple[int, str]]:
+    """(pid, name) of every process in ``netns_pid``'s network namespace holding a TCP socket
+    that listens on ``port``: who to stop when a port is taken. The LISTEN rows' inodes come
+    from that namespace's /proc/PID/net tables, their owners from a scan of /proc/*/fd;
+    processes we may not look into are skipped."""
+    inodes: set[int] = set()
+    for name in ("tcp", "tcp6"):
+        try:
+            text = (proc / str(netns_pid) / "net" / name).read_text()
+        except OSError:
+            continue
+        for line in text.splitlines()[1:]:
+            cols = line.split()
+            if len(cols) >= 10 and cols[3] == TCP_LISTEN and cols[1].endswith(f":{port:04X}"):
+                inodes.add(int(cols[9]))
+    if not inodes:
+        return []
+    try:
+        netns = (proc / str(netns_pid) / "ns" / "net").readlink()
+    except OSError:
+        return []
+    holders: list[tuple[int, str]] = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            same_netns = (entry / "ns" / "net").readlink() == netns
+            if not same_netns or not socket_inodes(int(entry.name), proc) & inodes:
+                continue
+            holders.append((int(entry.name), (entry / "comm").read_text().strip()))
+        except OSError:
+            continue
+    return holders

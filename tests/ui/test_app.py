@@ -135,7 +135,7 @@ async def test_quit_during_apply_warns_about_the_half_done_change() -> None:
         await pilot.press("q")
         await until(pilot, "the quit question", lambda: isinstance(app.screen, ConfirmDialog))
         body = str(app.screen.query_one(".dialog-body", Static).content)
-        assert "being applied right now" in body and "offer to finish or undo" in body
+        assert "being applied right now" in body and "never left half-done" in body
         await pilot.press("n")
         backend.gate.set()
         await idle(pilot)
@@ -240,3 +240,65 @@ async def test_unix_skips_certificates_and_sends_only_the_mode() -> None:
         assert isinstance(app.screen, HardeningScreen)
         await press(pilot, "escape")
         assert isinstance(app.screen, ModeScreen)  # back retraces the path that was taken
+
+
+def test_first_screen_loads_no_core_models() -> None:
+    """The Inspect frame paints before pydantic and the core's models load (issue 14 speed):
+    the wizard's start-up modules import neither."""
+    import subprocess
+    import sys
+
+    code = ("import sys, dockwiz.commands.tui, dockwiz.tui.app, dockwiz.tui.screens.inspect; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic' "
+            "or m.startswith('dockwiz.models')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+async def test_verify_copies_whole_commands_to_the_clipboard() -> None:
+    """c / e copy the whole line (OSC 52), however much of it fits on screen."""
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "n", "n", "n", "n", "a", "y")
+        await until(pilot, "the apply", lambda: app.wizard.apply_result is not None, 10)
+        await press(pilot, "n")
+        assert isinstance(app.screen, VerifyScreen)
+        await until(pilot, "the report", lambda: app.wizard.verify_report is not None, 10)
+        handoff = app.wizard.verify_report.handoff if app.wizard.verify_report else None
+        assert handoff is not None
+        await press(pilot, "c")
+        assert app.clipboard == handoff.context_create
+        await press(pilot, "e")
+        assert app.clipboard == f". {handoff.bundle_dir}/env.sh"
+        lines = [str(w.content) for w in app.screen.query(".command").results(Static)]
+        assert any(handoff.context_create in line for line in lines)  # one line, not wrapped
+
+
+async def test_page_keys_scroll_the_step_from_a_field() -> None:
+    app = fixed_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await idle(pilot)
+        await press(pilot, "d")  # every finding's details: taller than the screen
+        body = app.screen.query_one("#report")
+        assert body.max_scroll_y > 0
+        await press(pilot, "pagedown")
+        assert body.scroll_y > 0
+        await press(pilot, "n", "n", "n", "n")
+        assert isinstance(app.screen, PreviewScreen)
+        preview = app.screen.query_one("#preview")
+        assert preview.max_scroll_y > 0
+        app.screen.query_one("#back", Button).focus()
+        await press(pilot, "pagedown")  # the focus on a button: the step still scrolls
+        assert preview.scroll_y > 0
+
+
+def test_wrapped_diff_lines_keep_their_marker() -> None:
+    from dockwiz.tui.widgets.diffview import wrap_diff
+
+    wrapped = wrap_diff("@@ -1 +1 @@\n-" + "a" * 50 + "\n+" + "b" * 50 + "\n", 20)
+    lines = wrapped.splitlines()
+    assert all(len(line) <= 20 for line in lines)
+    assert [line[0] for line in lines[1:]] == ["-"] * 3 + ["+"] * 3
+    assert "".join(line.lstrip("-↪") for line in lines[1:4]) == "a" * 50

@@ -186,3 +186,33 @@ def test_sixteen_colours(snap_compare: Any, monkeypatch: pytest.MonkeyPatch) -> 
     """The ANSI theme (the terminal's own 16 colours) on the busiest screen."""
     monkeypatch.setenv("DOCKWIZ_THEME", "ansi-dark")
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=keys(*TO_PREVIEW))
+
+
+def test_mode_bad_listen_address(snap_compare: Any) -> None:
+    """10.77.240.999 typed as the listen address: the CLI's reason under the field."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys(*TO_MODE)(pilot)
+        field = pilot.app.screen.query_one("#listen-host", Input)
+        field.focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"10.77.240.999")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=run)
+
+
+def test_inspect_finding_details(snap_compare: Any) -> None:
+    """d shows why and how to fix each finding (titles alone fit 80x24 without scrolling)."""
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=keys("d"))
+
+
+def test_certificates_san_cursor(snap_compare: Any) -> None:
+    """The SAN list with the focus: its cursor (what Delete removes) is visible."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys(*TO_CERTS)(pilot)
+        pilot.app.screen.query_one("#sans").focus()
+        await pilot.press("down")
+        await settle(pilot)
+
+    assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=run)

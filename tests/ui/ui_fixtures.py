@@ -23,6 +23,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from dockwiz.addresses import is_ip, is_wildcard, strip_brackets
 from dockwiz.apply.journal import Journal
 from dockwiz.host import Host
 from dockwiz.models.host_state import (
@@ -283,8 +284,13 @@ class FixedBackend:
     def check_intent(self, state: HostState, intent: Intent) -> list[Violation]:
         return check_intent(state, intent)
 
-    def detect_sans(self) -> tuple[list[str], list[str]]:
-        return list(self.sans[0]), list(self.sans[1])
+    def default_sans(self, listen_host: str) -> tuple[list[str], list[str]]:
+        """The fixed names, plus the listen address itself unless it is a wildcard."""
+        own = [] if is_wildcard(listen_host) else [strip_brackets(listen_host)]
+        dns = [n for n in own if not is_ip(n)]
+        ips = [n for n in own if is_ip(n)]
+        return (list(dict.fromkeys([*self.sans[0], *dns])),
+                list(dict.fromkeys([*self.sans[1], *ips])))
 
     def key_types(self) -> list[str]:
         return list(KEY_TYPES)
@@ -343,8 +349,8 @@ class RecordingBackend:
         self.calls.checked.append(intent.model_copy(deep=True))
         return self.inner.check_intent(state, intent)
 
-    def detect_sans(self) -> tuple[list[str], list[str]]:
-        dns, ips = self.inner.detect_sans()
+    def default_sans(self, listen_host: str) -> tuple[list[str], list[str]]:
+        dns, ips = self.inner.default_sans(listen_host)
         self.calls.detected.append((list(dns), list(ips)))
         return dns, ips
 

@@ -161,8 +161,11 @@ def _report(args: argparse.Namespace, result: ApplyResult, what: str) -> int:
         if result.ok:
             extra = f", downtime {result.downtime_s:.2f} s" if result.downtime_s else ""
             print_(f"[bold green]{what} succeeded[/bold green] (transaction {result.txid}{extra})")
-            if result.client_bundle:
-                print_(f"client bundle: {_esc(result.client_bundle)}")
+            if what == "apply":
+                from dockwiz.handoff import after_apply
+
+                sys.stdout.write("\n" + after_apply(host_from_args(args), result))
+                sys.stdout.flush()
         else:
             print_(f"[bold red]{what} failed[/bold red] at step "
                    f"'{_esc(result.failed_step or '?')}': {_esc(result.error or '')}")

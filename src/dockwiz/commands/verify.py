@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         color = use_color(args)
         console = Console(no_color=not color, highlight=False, force_terminal=color or None)
         render(report, console)
+        from dockwiz.handoff import after_verify
+
+        handoff = after_verify(host_from_args(args), report)
+        if handoff:
+            console.file.write("\n" + handoff)
     return 0 if report.passed else 1
 
 
@@ -132,32 +137,5 @@ def render(report: VerifyReport, console: Console) -> None:
             console.print(Text(f"  fix:   {probe.fix}"))
     for warning in report.warnings:
         console.print(Text(f"\nwarning: {warning}", style="yellow"))
-    _render_handoff(report, console)
     style = "bold green" if report.passed else "bold red"
     console.print(Text(f"\n{report.summary}", style=style))
-
-
-def _render_handoff(report: VerifyReport, console: Console) -> None:
-    from rich.text import Text
-
-    handoff = report.handoff
-    if handoff is None or not report.passed:
-        return
-    console.print(Text("\nClient hand-off", style="bold"))
-    if handoff.ssh_config is not None:
-        console.print(Text(f"  endpoint: {handoff.endpoint}"), soft_wrap=True)
-        console.print(Text(f"  context:  {handoff.context_create}"), soft_wrap=True)
-        console.print(Text("  ssh_config (on the client, so the many sessions of compose and "
-                           "docker-py share one connection):"), soft_wrap=True)
-        for line in handoff.ssh_config.splitlines():
-            console.print(Text(f"    {line}"), soft_wrap=True)
-        return
-    # soft_wrap: lines meant to be copied must not be broken by the terminal width
-    console.print(Text(f"  bundle:  {handoff.bundle_dir} (ca.pem, cert.pem, key.pem)"),
-                  soft_wrap=True)
-    console.print(Text(f"  env:     . {handoff.bundle_dir}/env.sh"), soft_wrap=True)
-    console.print(Text(f"  context: {handoff.context_create}"), soft_wrap=True)
-    if handoff.local_dir:
-        console.print(Text(f"  (on this machine the bundle is at {handoff.local_dir}; "
-                           "copy it to the client, or use it from 'dockwiz lab shell')"),
-                      soft_wrap=True)

@@ -741,6 +741,10 @@ ovl="$root/../etc-overlay/$$"
 mkdir -p "$ovl/up" "$ovl/work"
 mount -t overlay dockwiz-lab-etc -o "lowerdir=/etc,upperdir=$ovl/up,workdir=$ovl/work" /etc
 mount --bind "$root/etc/docker" /etc/docker
+# the client bundles apply writes: env.sh and context.txt name /etc/dockwiz/clients/NAME
+if [ -d "$root/etc/dockwiz" ]; then
+  mkdir -p /etc/dockwiz; mount --bind "$root/etc/dockwiz" /etc/dockwiz
+fi
 mount --bind "$root/etc/group" /etc/group
 mount --bind "$root/root" /root
 mount --bind "$root/run" /run

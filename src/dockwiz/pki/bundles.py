@@ -152,6 +152,12 @@ def write_client_bundle(
     return bundle
 
 
+def write_bundle_file(host: Host, directory: str, name: str, text: str) -> None:
+    """One more plain file in an existing bundle (the hand-off's README.txt), read-only."""
+    _write_all(host, [_File(_join(directory, name), text.encode(), CERT_MODE, SECRET_DIR_MODE)],
+               True)
+
+
 def client_dir(name: str) -> str:
     """The bundle's host path; the name is checked first (no traversal, no hidden names)."""
     return _join(CLIENTS_DIR, validate_client_name(name))

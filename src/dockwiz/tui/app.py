@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -26,6 +28,8 @@ from dockwiz.tui.flow import Step
 from dockwiz.tui.session import Backend, CoreBackend, WizardState
 
 if TYPE_CHECKING:
+    from textual.driver import Driver
+
     from dockwiz.host import Host
     from dockwiz.tui.screens.base import WizardApp, WizardScreen
 
@@ -76,6 +80,17 @@ class DockwizApp(App[int]):
         self._clock = clock
         self.theme = _theme_for_terminal()
 
+    def get_driver_class(self) -> type[Driver]:
+        """On Linux, a driver that survives a hung-up terminal (see tui/driver.py)."""
+        driver = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver is LinuxDriver:
+            from dockwiz.tui.driver import WizardDriver
+
+            return WizardDriver
+        return driver
+
     def now(self) -> datetime:
         """The time certificates are judged against; injectable so snapshots never drift."""
         return self._clock() if self._clock is not None else datetime.now(UTC)
@@ -83,6 +98,7 @@ class DockwizApp(App[int]):
     def on_mount(self) -> None:
         self._exit_on_signals()
         self.push_screen(screen_for(flow.FIRST))
+        self.call_after_refresh(_collect_garbage_again)
 
     # -- moving through the steps -------------------------------------------------------------
     def next_step(self, current: Step) -> Step | None:
@@ -99,12 +115,17 @@ class DockwizApp(App[int]):
 
     def _exit_on_signals(self) -> None:
         """A dropped SSH session (SIGHUP) or a SIGTERM ends the wizard the normal way: the
-        terminal is restored and the caller's clean-up runs (a throwaway lab is taken down).
-        An apply in progress keeps its journal, so the next start offers recovery."""
+        terminal is restored and the caller's clean-up runs (an apply in progress is waited
+        for, then a throwaway lab is taken down)."""
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGHUP, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, partial(self.exit, return_code=128 + signum))
+                loop.add_signal_handler(signum, partial(self._signalled, signum))
+
+    def _signalled(self, signum: int) -> None:
+        if signum == signal.SIGHUP and not _terminal_alive():
+            _detach_from_terminal()
+        self.exit(return_code=128 + signum)
 
     # -- quitting ----------------------------------------------------------------------------
     def pending_work(self) -> str | None:
@@ -112,8 +133,9 @@ class DockwizApp(App[int]):
         running = [w for w in self.workers if w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
         if any(w.group == "apply" for w in running):
             return (
-                "The change is being applied right now. Quitting leaves it half-done; "
-                "the next start of dockwiz will offer to finish or undo it."
+                "The change is being applied right now. Quitting closes the wizard, then "
+                "waits until the apply has finished or rolled back: the host is never left "
+                "half-done."
             )
         if running:
             names = ", ".join(sorted({w.description or w.name for w in running}))
@@ -149,10 +171,12 @@ class DockwizApp(App[int]):
     def show_worker_error(self, worker: Worker[Any]) -> None:
         """A DockwizError shows its message and hint; anything else is a bug, said plainly."""
         from dockwiz.tui.screens.dialogs import ErrorDialog
+        from dockwiz.tui.widgets.render import tui_words
 
         error = worker.error
-        if isinstance(error, DockwizError):
-            dialog = ErrorDialog(error.message, error.hint)
+        if isinstance(error, DockwizError):  # the core's advice, in the wizard's words
+            dialog = ErrorDialog(tui_words(error.message),
+                                 tui_words(error.hint) if error.hint else None)
         else:
             dialog = ErrorDialog(
                 f"{worker.description or worker.name} failed unexpectedly: "
@@ -168,6 +192,37 @@ if TYPE_CHECKING:
     def _screens_can_use(app: DockwizApp) -> WizardApp:
         """mypy proves here that DockwizApp gives screens everything WizardApp promises."""
         return app
+
+
+def _terminal_alive() -> bool:
+    """Whether the terminal still takes output (a hung-up one fails every write with EIO)."""
+    try:
+        os.write(sys.__stderr__.fileno() if sys.__stderr__ else 2, b"\x1b[0m")  # SGR reset
+    except OSError:
+        return False
+    return True
+
+
+def _detach_from_terminal() -> None:
+    """The terminal is gone: point stdin/stdout/stderr at /dev/null before shutting down.
+
+    Textual's shutdown writes the terminal's restore sequences through its writer thread; on
+    a hung-up terminal the first write kills that thread and the next ones block forever on
+    its full queue, so the wizard never exits and never cleans up (a throwaway lab stayed
+    running). Writes to /dev/null succeed, and so does everything printed after the wizard.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+    os.close(null)
+
+
+def _collect_garbage_again() -> None:
+    """After the first frame: the start-up's objects are long-lived (frozen out of future
+    collections) and the collector runs again (``dockwiz`` turns it off while starting)."""
+    gc.freeze()
+    gc.enable()
 
 
 def screen_for(step: Step) -> WizardScreen:

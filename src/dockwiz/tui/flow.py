@@ -11,8 +11,6 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from dockwiz.models.intent import TCP_MODES
-
 if TYPE_CHECKING:
     from dockwiz.tui.session import WizardState
 
@@ -37,6 +35,8 @@ FIRST = Step.INSPECT
 
 def next_step(current: Step, wizard: WizardState) -> Step | None:
     """The step after ``current`` for these choices; None after the last one."""
+    from dockwiz.models.intent import TCP_MODES  # pydantic: not before the first paint
+
     if current is Step.MODE and wizard.mode() not in TCP_MODES:
         return Step.HARDENING
     if current is Step.PREVIEW and wizard.plan is not None and wizard.plan.is_empty:

@@ -8,6 +8,8 @@ Nothing here imports Textual, and the core is imported lazily so the first scree
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -16,6 +18,7 @@ from dockwiz.docker_paths import TLS_PORT
 
 if TYPE_CHECKING:
     from dockwiz.apply.journal import Journal
+    from dockwiz.handoff import Place
     from dockwiz.host import Host
     from dockwiz.models.host_state import HostState
     from dockwiz.models.intent import Intent, Mode, Violation
@@ -47,7 +50,7 @@ class Backend(Protocol):
 
     def check_intent(self, state: HostState, intent: Intent) -> list[Violation]: ...
 
-    def detect_sans(self) -> tuple[list[str], list[str]]: ...
+    def default_sans(self, listen_host: str) -> tuple[list[str], list[str]]: ...
 
     def key_types(self) -> list[str]: ...
 
@@ -59,10 +62,26 @@ class Backend(Protocol):
 
 
 class CoreBackend:
-    """The real core bound to one Host; imports are lazy so the first screen paints fast."""
+    """The real core bound to one Host; imports are lazy so the first screen paints fast.
 
-    def __init__(self, host: Host) -> None:
+    An apply or a recovery holds ``_busy`` from start to finish: whoever takes the host away
+    afterwards (a throwaway lab's clean-up, after a dropped SSH session ended the wizard)
+    calls :meth:`wait_idle` first, so the host ends applied or rolled back, never half.
+    """
+
+    def __init__(self, host: Host, place: Place | None = None) -> None:
         self.host = host
+        self.place = place
+        self._busy = threading.Lock()
+
+    def busy(self) -> bool:
+        """An apply or a recovery is running now."""
+        return self._busy.locked()
+
+    def wait_idle(self) -> None:
+        """Return once no apply or recovery is running (the transaction has finished)."""
+        with self._busy:
+            pass
 
     def inspect(self) -> HostState:
         from dockwiz.inspect import inspect_host
@@ -77,7 +96,8 @@ class CoreBackend:
     def recover(self, on_step: StepCallback) -> ApplyResult:
         from dockwiz.apply import recover
 
-        return recover(self.host, on_step=on_step)
+        with self._busy:
+            return recover(self.host, on_step=_never_raises(on_step))
 
     def allowed_modes(
         self, state: HostState, listen_host: str | None, docker_version: str | None
@@ -91,10 +111,12 @@ class CoreBackend:
 
         return list(check_intent(state, intent))
 
-    def detect_sans(self) -> tuple[list[str], list[str]]:
-        from dockwiz.pki import detect_sans
+    def default_sans(self, listen_host: str) -> tuple[list[str], list[str]]:
+        """The names clients can dial the daemon by on ``listen_host`` (the CLI's defaults:
+        container bridges such as docker0 left out)."""
+        from dockwiz.pki import default_sans
 
-        dns, ips = detect_sans(self.host)
+        dns, ips = default_sans(self.host, listen_host)
         return [str(d) for d in dns], [str(i) for i in ips]
 
     def key_types(self) -> list[str]:
@@ -113,8 +135,13 @@ class CoreBackend:
 
     def apply(self, plan: Plan, on_step: StepCallback) -> ApplyResult:
         from dockwiz.apply import apply_plan
+        from dockwiz.handoff import after_apply
 
-        return apply_plan(self.host, plan, on_step=on_step)
+        with self._busy:
+            result = apply_plan(self.host, plan, on_step=_never_raises(on_step))
+            if result.ok:  # README.txt in the bundle now: the terminal may be gone by exit
+                after_apply(self.host, result, self.place)
+            return result
 
     def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
         """Probe the daemon expecting ``mode``; the plan names the TCP endpoints it closed
@@ -140,6 +167,17 @@ class CoreBackend:
         )
 
 
+def _never_raises(on_step: StepCallback) -> StepCallback:
+    """The screen's progress callback, made harmless: once the app has gone (a dropped SSH
+    session) telling it raises, and that must not break the transaction or its rollback."""
+
+    def tell(step: ApplyStep) -> None:
+        with contextlib.suppress(Exception):  # progress is best effort; the apply is not
+            on_step(step)
+
+    return tell
+
+
 @dataclass
 class Choices:
     """What the admin picked so far; kept across back navigation, turned into an Intent."""
@@ -150,11 +188,28 @@ class Choices:
     dns_names: list[str] = field(default_factory=list)
     ip_addresses: list[str] = field(default_factory=list)
     sans_detected: bool = False
+    """The defaults for ``sans_for`` are in the lists."""
+    sans_for: str | None = None
+    """The listen address the derived SANs were derived for; a new one replaces them."""
+    sans_own: list[str] = field(default_factory=list)
+    """Names the admin typed: kept whatever the listen address becomes."""
     key_type: str | None = None
     validity_days: int = 365
     hardening: set[str] = field(default_factory=set)
     docker_version: str | None = None
     """Plan as if this Docker version ran (like the CLI's --docker-version)."""
+
+
+    def derive_sans(self, listen_host: str, dns: list[str], ips: list[str]) -> None:
+        """The defaults for a (new) listen address replace the ones derived for the old one;
+        the names the admin added stay, and so does a derived name the admin removed while
+        the address did not change (this is only called when it does)."""
+        own_dns = [n for n in self.dns_names if n in self.sans_own]
+        own_ips = [n for n in self.ip_addresses if n in self.sans_own]
+        self.dns_names = list(dict.fromkeys([*dns, *own_dns]))
+        self.ip_addresses = list(dict.fromkeys([*ips, *own_ips]))
+        self.sans_for = listen_host
+        self.sans_detected = True
 
 
 @dataclass

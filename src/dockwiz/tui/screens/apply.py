@@ -31,7 +31,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
 def step_row(step: ApplyStep) -> Row:
     label, style = STATUS_STYLE.get(step.status, (step.status, ""))
     seconds = f"  {step.seconds:.1f}s" if step.seconds >= 0.05 else ""
-    body = Content.assemble(step.name, (seconds, "$text-muted"))
+    body = render.assemble(step.name, (seconds, "$text-muted"))
     if step.detail:
         body = Content.assemble(body, "\n", (step.detail, "$text-muted"))
     return Content.styled(label, style), body
@@ -55,12 +55,12 @@ def result_text(result: ApplyResult) -> Content:
         bundle = (
             f"\nClient bundle: {result.client_bundle}" if result.client_bundle else ""
         )
-        return Content.assemble(
+        return render.assemble(
             ("Applied. ", "bold $text-success"),
             f"The daemon answers on its new endpoints.{took}{bundle}",
         )
     rows: list[Content | str] = [
-        Content.assemble(
+        render.assemble(
             ("Apply failed", "bold $text-error"),
             f" at '{result.failed_step}': " if result.failed_step else ": ",
             result.error or "unknown error",
@@ -86,7 +86,8 @@ def result_text(result: ApplyResult) -> Content:
         rows.append("Nothing on the host was changed.")
     if result.daemon_log:
         rows.append(Content.assemble(("dockerd said: ", "bold"), result.daemon_log.strip()))
-    rows.append("Go back (Esc) to change your choices and try again.")
+    if result.recovery_ok:
+        rows.append("Go back (Esc) to change your choices and try again.")
     return render.lines(rows)
 
 
@@ -156,8 +157,9 @@ class ApplyScreen(WizardScreen):
         else:
             self.can_go_back = bool(result.recovery_ok)
             back_button.display = self.can_go_back
+            # nothing new to verify: the Verify button and the n key leave with the change
+            next_button.display = False
             self.refresh_bindings()
-            next_button.disabled = True
             if self.can_go_back:
                 back_button.focus()
 
@@ -166,6 +168,13 @@ class ApplyScreen(WizardScreen):
         self.query_one("#apply-status", Static).update(
             "The apply stopped with an error; run 'dockwiz recover' before trying again."
         )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """After a failed apply there is nothing to verify: no Next in the footer."""
+        result = self.wizard.apply_result
+        if action == "next" and result is not None and not result.ok:
+            return False
+        return super().check_action(action, parameters)
 
     def action_back(self) -> None:
         if self.can_go_back:

@@ -54,6 +54,10 @@ class WizardScreen(Screen[None]):
         Binding("escape", "back", "Back"),
         Binding("b", "back", "Back", show=False),
         Binding("n", "next", "Next"),
+        Binding("tab", "app.focus_next", "Field", key_display="Tab"),
+        # priority: the step's text scrolls wherever the focus is (a field, a list, a button)
+        Binding("pagedown", "scroll_body(1)", "Scroll", show=False, priority=True),
+        Binding("pageup", "scroll_body(-1)", "Scroll", show=False, priority=True),
     ]
     can_go_back: bool = True
 
@@ -111,6 +115,17 @@ class WizardScreen(Screen[None]):
             self.dockwiz.action_request_quit()
             return
         self.app.pop_screen()
+
+    def action_scroll_body(self, pages: int) -> None:
+        """PgUp/PgDn: a page of the step's main content, whatever has the focus."""
+        from textual.containers import ScrollableContainer
+
+        for body in self.query(".step-body").results(ScrollableContainer):
+            if pages > 0:
+                body.scroll_page_down()
+            else:
+                body.scroll_page_up()
+            return
 
     def action_next(self) -> None:
         """Leave for the next step; screens that must check or ask first override this."""

@@ -9,15 +9,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
-from textual.validation import Function, Integer
+from textual.validation import Integer
 from textual.widgets import Input, Label, ListItem, ListView, Select, Static
 from textual.worker import get_current_worker
 
 from dockwiz.models.intent import Intent
-from dockwiz.policy import is_ip, is_wildcard, strip_brackets, valid_host
+from dockwiz.policy import is_ip, strip_brackets, valid_host
 from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.fields import FieldError, HostValidator, check_field
 from dockwiz.tui.widgets.rows import Rows
 
 
@@ -51,8 +52,10 @@ class CertificatesScreen(WizardScreen):
                     id="san-input",
                     compact=True,
                     placeholder="docker.example.com or 10.0.0.5, then Enter",
-                    validators=[Function(valid_host, "not an IP address or host name")],
+                    validators=[HostValidator()],
+                    validate_on=["submitted"],
                 )
+            yield FieldError("san-input")
             with Horizontal(classes="field-row"):
                 yield Label("Key type", classes="field-label")
                 yield Select(
@@ -71,6 +74,7 @@ class CertificatesScreen(WizardScreen):
                     type="integer",
                     validators=[Integer(1, 3650, "between 1 and 3650 days")],
                 )
+            yield FieldError("validity")
             yield Static(id="existing", classes="section")
             yield Rows(id="existing-certs")
             yield Static(id="ca-note", classes="section")
@@ -78,31 +82,25 @@ class CertificatesScreen(WizardScreen):
 
     def on_mount(self) -> None:
         self.show_existing()
-        if self.wizard.choices.sans_detected:
+        listen = self.wizard.choices.listen_host or ""
+        if self.wizard.choices.sans_for == listen or not valid_host(strip_brackets(listen)):
             self.show_sans()
         else:
-            self.detect()
+            self.wizard.choices.sans_detected = False
+            self.detect(listen)
 
     # -- SANs ---------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="sans",
           description="detecting names and addresses")
-    def detect(self) -> None:
-        dns, ips = self.backend.detect_sans()
+    def detect(self, listen: str) -> None:
+        dns, ips = self.backend.default_sans(listen)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.detected, dns, ips)
+            self.app.call_from_thread(self.detected, listen, dns, ips)
 
-    def detected(self, dns: list[str], ips: list[str]) -> None:
-        choices = self.wizard.choices
-        for name in dns:
-            if name not in choices.dns_names:
-                choices.dns_names.append(name)
-        for ip in ips:
-            if ip not in choices.ip_addresses:
-                choices.ip_addresses.append(ip)
-        listen = choices.listen_host
-        if listen and not is_wildcard(listen):
-            self.add_name(strip_brackets(listen), quiet=True)
-        choices.sans_detected = True
+    def detected(self, listen: str, dns: list[str], ips: list[str]) -> None:
+        """The listen address's defaults replace those of an earlier address."""
+        self.wizard.choices.derive_sans(listen, dns, ips)
+        self.wizard.plan = None
         self.show_sans()
 
     def work_failed(self, group: str, error: BaseException | None) -> None:
@@ -129,26 +127,32 @@ class CertificatesScreen(WizardScreen):
     @staticmethod
     def san_label(name: str) -> Content:
         kind = "IP " if is_ip(name) else "DNS"
-        return Content.assemble((kind, "$text-muted"), "  ", name)
+        return render.assemble((kind, "$text-muted"), "  ", name)
 
-    def add_name(self, name: str, *, quiet: bool = False) -> bool:
+    def add_name(self, name: str) -> bool:
+        """The admin's own name: kept when the listen address (and its defaults) change."""
         choices = self.wizard.choices
         target = choices.ip_addresses if is_ip(name) else choices.dns_names
         if name in target:
-            if not quiet:
-                self.notify(f"{name} is already listed.")
+            self.notify(f"{name} is already listed.")
             return False
         target.append(name)
+        choices.sans_own.append(name)
         self.wizard.plan = None
         return True
+
+    @on(Input.Changed, "#san-input")
+    def san_changed(self, event: Input.Changed) -> None:
+        """An error shown for the last Enter goes away as the name is corrected."""
+        if self.query_one("#san-input-error", FieldError).display:
+            check_field(event.input)
 
     @on(Input.Submitted, "#san-input")
     def san_submitted(self, event: Input.Submitted) -> None:
         value = strip_brackets(event.value.strip())
         if not value:
             return
-        if event.validation_result is not None and not event.validation_result.is_valid:
-            self.notify(f"{value!r} is not an IP address or host name.", severity="error")
+        if not self.query_one("#san-input-error", FieldError).show_result(event.validation_result):
             return
         if self.add_name(value):
             self.show_sans()
@@ -176,7 +180,7 @@ class CertificatesScreen(WizardScreen):
 
     @on(Input.Changed, "#validity")
     def validity_changed(self, event: Input.Changed) -> None:
-        if event.validation_result is not None and event.validation_result.is_valid:
+        if self.query_one("#validity-error", FieldError).show_result(event.validation_result):
             self.wizard.choices.validity_days = int(event.value)
             self.wizard.plan = None
 
@@ -220,9 +224,8 @@ class CertificatesScreen(WizardScreen):
             self.notify("Add at least one name or address clients will dial.", severity="error")
             return
         validity = self.query_one("#validity", Input)
-        result = validity.validate(validity.value)
-        if result is not None and not result.is_valid:
-            self.notify("Validity: " + "; ".join(result.failure_descriptions), severity="error")
+        if not check_field(validity):
+            self.app.bell()
             validity.focus()
             return
         super().action_next()

@@ -11,11 +11,16 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; dismisses with True only for an explicit yes."""
+    """A yes/no question; dismisses with True only for an explicit yes.
+
+    Every confirmation looks and behaves alike (apply, quit, recovery): the safe answer on
+    the left with the focus, so Enter alone never writes or quits; the line under the text
+    says which key does what."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "answer(False)", "Cancel"),
@@ -40,13 +45,21 @@ class ConfirmDialog(ModalScreen[bool]):
         self.yes_label = yes
         self.no_label = no
         self.danger = danger
-        """A destructive yes is styled as a warning, and the focus starts on no."""
+        """A destructive yes is styled as a warning."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box") as box:
             box.border_title = self.title_text
             body = Content(self.body) if isinstance(self.body, str) else self.body
             yield Static(body, classes="dialog-body")
+            yield Static(
+                render.assemble(
+                    ("y", "bold"), f" {self.yes_label}   ",
+                    ("n", "bold"), " or ", ("Esc", "bold"), f" {self.no_label}   ",
+                    ("Enter", "bold"), " the highlighted button",
+                ),
+                classes="dialog-keys",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.no_label, id="no", compact=True)
                 yield Button(
@@ -57,7 +70,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 )
 
     def on_mount(self) -> None:
-        self.query_one("#no" if self.danger else "#yes", Button).focus()
+        self.query_one("#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -114,10 +127,12 @@ HELP_KEYS: tuple[tuple[str, str], ...] = (
     ("q / ctrl+c", "quit (asks first if work is pending)"),
     ("Tab / Shift+Tab", "move between fields and buttons"),
     ("Up / Down", "move in lists; Space or Enter selects"),
-    ("PgUp / PgDn", "scroll long text such as the diff"),
+    ("PgUp / PgDn", "scroll the step's text, wherever the focus is"),
+    ("c / e", "copy the context / env line to the clipboard (verify step)"),
     ("r", "inspect the host again (first step)"),
     ("a", "apply the plan (preview step; asks first)"),
-    ("d / Delete", "remove the selected name (certificates step)"),
+    ("d", "why and how to fix each finding (first step)"),
+    ("Delete", "remove the selected name (certificates step)"),
 )
 
 

@@ -39,7 +39,7 @@ class HardeningScreen(WizardScreen):
         chosen = self.wizard.choices.hardening
         with VerticalScroll(classes="step-body"):
             yield Static(
-                "Optional. Space toggles an option; each one is explained below.",
+                "Optional. Space toggles an option; the highlighted one is explained below.",
                 classes="section-help",
             )
             yield SelectionList[str](

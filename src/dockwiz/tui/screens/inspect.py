@@ -14,7 +14,6 @@ from textual.worker import get_current_worker
 
 from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
-from dockwiz.tui.widgets import render
 from dockwiz.tui.widgets.rows import Rows
 
 if TYPE_CHECKING:
@@ -35,7 +34,10 @@ class InspectScreen(WizardScreen):
     STEP = Step.INSPECT
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reinspect", "Re-inspect"),
+        Binding("d", "details", "Details"),
     ]
+    details = False
+    """Findings with their why and fix (d), or one line each so all fit at 80x24."""
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="report", classes="step-body"):
@@ -43,9 +45,9 @@ class InspectScreen(WizardScreen):
             yield LoadingIndicator(id="busy")
             yield Static(NOT_ROOT, id="not-root", classes="banner warning")
             yield Static(id="lab-note", classes="banner")
-            yield Rows(id="summary", wide=True)
             yield Static(id="findings-title", classes="section-title")
             yield Rows(id="findings")
+            yield Rows(id="summary", wide=True)
             yield Static("Certificates", id="certs-title", classes="section-title")
             yield Rows(id="certs")
             yield Static(id="unreadable", classes="section")
@@ -150,6 +152,8 @@ class InspectScreen(WizardScreen):
         self.query_one("#next").disabled = True
 
     def show_state(self, state: HostState) -> None:
+        from dockwiz.tui.widgets import render  # the core's models: after the first paint
+
         self.wizard.host_state = state
         self.query_one("#busy").display = False
         self.query_one("#status", Static).update(
@@ -159,8 +163,11 @@ class InspectScreen(WizardScreen):
         self.query_one("#summary", Rows).show(render.host_rows(state, self.backend.host.label))
         title = self.query_one("#findings-title", Static)
         title.display = True
-        title.update(f"Findings ({len(state.findings)})")
-        self.query_one("#findings", Rows).show(render.finding_rows(state.findings))
+        title.update(f"Findings ({len(state.findings)})"
+                     + ("" if self.details else ": d shows why and how to fix each"))
+        self.query_one("#findings", Rows).show(
+            render.finding_rows(state.findings, details=self.details)
+        )
         self.query_one("#certs-title").display = True
         self.query_one("#certs", Rows).show(render.cert_rows(state.certs, self.dockwiz.now()))
         unreadable = self.query_one("#unreadable", Static)
@@ -172,6 +179,12 @@ class InspectScreen(WizardScreen):
         next_button = self.query_one("#next")
         next_button.disabled = False
         next_button.focus()
+
+    def action_details(self) -> None:
+        """Details on demand: why each finding matters and its fix, or titles only."""
+        self.details = not self.details
+        if self.wizard.host_state is not None:
+            self.show_state(self.wizard.host_state)
 
     def action_reinspect(self) -> None:
         if self.wizard.apply_result is not None:

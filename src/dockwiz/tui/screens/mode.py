@@ -9,7 +9,6 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.validation import Function, Integer
 from textual.widgets import Input, Label, RadioButton, RadioSet, Static
 
 from dockwiz.models.intent import MODE_DESCRIPTIONS, TCP_MODES, Mode, Violation
@@ -17,6 +16,8 @@ from dockwiz.policy import resolve_listen_host, valid_host
 from dockwiz.tui.flow import Step
 from dockwiz.tui.screens.base import WizardScreen
 from dockwiz.tui.widgets import render
+from dockwiz.tui.widgets.fields import FieldError, HostValidator, PortValidator, check_field
+from dockwiz.tui.widgets.render import tui_words
 
 if TYPE_CHECKING:
     from dockwiz.models.host_state import HostState
@@ -38,9 +39,12 @@ def recommended_mode(state: HostState) -> Mode:
 def violation_text(violation: Violation) -> Content:
     style = "$text-error" if violation.blocking else "$text-warning"
     head = "Not allowed: " if violation.blocking else "Warning: "
-    parts: list[Content | str | tuple[str, str]] = [(head, f"bold {style}"), violation.message]
+    message = violation.message
+    if message[:8].lower() == "warning:":
+        message = message[8:].lstrip()
+    parts: list[Content | str | tuple[str, str]] = [(head, f"bold {style}"), tui_words(message)]
     for way in violation.way_out:
-        parts.append(f"\n  - {way}")
+        parts.append(f"\n  - {tui_words(way)}")
     return Content.assemble(*parts)
 
 
@@ -74,8 +78,9 @@ class ModeScreen(WizardScreen):
                         id="listen-host",
                         compact=True,
                         placeholder="e.g. 10.0.0.5 or 127.0.0.1",
-                        validators=[Function(valid_host, "not an IP address or host name")],
+                        validators=[HostValidator()],
                     )
+                yield FieldError("listen-host")
                 with Horizontal(classes="field-row"):
                     yield Label("Port", classes="field-label")
                     yield Input(
@@ -83,8 +88,9 @@ class ModeScreen(WizardScreen):
                         id="listen-port",
                         compact=True,
                         type="integer",
-                        validators=[Integer(1, 65535, "a port is 1-65535")],
+                        validators=[PortValidator()],
                     )
+                yield FieldError("listen-port")
             yield Static(id="disabled-reasons", classes="section")
             yield Static(id="refusal", classes="banner error")
         yield self.nav_buttons()
@@ -110,13 +116,15 @@ class ModeScreen(WizardScreen):
 
     @on(Input.Changed, "#listen-host")
     def host_changed(self, event: Input.Changed) -> None:
-        self.wizard.choices.listen_host = event.value.strip()
-        self.wizard.plan = None
-        self.refresh_modes()
+        """Only a usable address becomes the choice: a bad one never reaches the SANs."""
+        if self.query_one("#listen-host-error", FieldError).show_result(event.validation_result):
+            self.wizard.choices.listen_host = event.value.strip()
+            self.wizard.plan = None
+            self.refresh_modes()
 
     @on(Input.Changed, "#listen-port")
     def port_changed(self, event: Input.Changed) -> None:
-        if event.validation_result is not None and event.validation_result.is_valid:
+        if self.query_one("#listen-port-error", FieldError).show_result(event.validation_result):
             self.wizard.choices.port = int(event.value)
             self.wizard.plan = None
 
@@ -140,7 +148,10 @@ class ModeScreen(WizardScreen):
             button.label = Content(MODE_TITLES[mode] + suffix + chosen)
             if verdict is not None and verdict.blocking and mode.value == choices.mode:
                 chosen_verdict = verdict
-            elif verdict is not None:
+            elif blocked or (verdict is not None and mode.value == choices.mode):
+                # why a mode is greyed out, and the chosen mode's warning; never the warning
+                # of a mode that is not chosen (TLS-only's while mutual TLS is picked)
+                assert verdict is not None
                 reasons.append(
                     Content.assemble((f"{MODE_TITLES[mode]}: ", "bold"), violation_text(verdict))
                 )
@@ -172,9 +183,8 @@ class ModeScreen(WizardScreen):
         if mode in TCP_MODES:
             for input_id in ("#listen-host", "#listen-port"):
                 field = self.query_one(input_id, Input)
-                result = field.validate(field.value)
-                if result is not None and not result.is_valid:
-                    self.refuse(f"{field.value!r}: {'; '.join(result.failure_descriptions)}")
+                if not check_field(field):
+                    self.app.bell()
                     field.focus()
                     return
         try:

@@ -38,7 +38,7 @@ def file_row(change: FileChange) -> Row:
         what, style = "removed", "$text-error"
     else:
         what, style = "changed", "$text-warning"
-    return Content.styled(what, style), Content.assemble(
+    return Content.styled(what, style), render.assemble(
         change.path,
         (f"  {render.octal(change.mode)}", "$text-muted"),
         ("\n" + change.reason, "$text-muted") if change.reason else "",
@@ -82,8 +82,6 @@ class PreviewScreen(WizardScreen):
     STEP = Step.PREVIEW
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "apply", "Apply"),
-        Binding("pagedown", "scroll_body(1)", "Scroll", show=False),
-        Binding("pageup", "scroll_body(-1)", "Scroll", show=False),
     ]
 
     def body(self) -> ComposeResult:
@@ -134,7 +132,7 @@ class PreviewScreen(WizardScreen):
         warnings = plan.warnings
         banner = self.query_one("#warnings", Static)
         banner.display = bool(warnings)
-        banner.update(render.lines(Content.assemble(("Warning: ", "bold"), w) for w in warnings))
+        banner.update(render.lines(render.warning(render.tui_words(w)) for w in warnings))
         notes = plan.notes
         note_box = self.query_one("#notes", Static)
         note_box.display = bool(notes)
@@ -150,13 +148,6 @@ class PreviewScreen(WizardScreen):
             next_button.label = "Verify"
         next_button.disabled = read_only
         self.query_one("#preview").focus()
-
-    def action_scroll_body(self, pages: int) -> None:
-        body = self.query_one("#preview", VerticalScroll)
-        if pages > 0:
-            body.scroll_page_down()
-        else:
-            body.scroll_page_up()
 
     def action_apply(self) -> None:
         self.action_next()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import LoadingIndicator, Static
 from textual.worker import get_current_worker
@@ -27,10 +27,10 @@ def probe_row(probe: Probe) -> Row:
     verdict = Content.styled("PASS", "$text-success")
     if not probe.passed:
         verdict = Content.styled("FAIL", "bold $text-error")
-    expected = "should connect" if probe.expect == "succeed" else "should be refused"
+    expected = "expected to work" if probe.expect == "succeed" else "expected to be refused"
     parts: list[Content | str | tuple[str, str]] = [
         (probe.title, "bold"),
-        (f"\n{probe.target}: {expected}", "$text-muted"),
+        (f"\n{expected}: {probe.target}", "$text-muted"),
         f"\nsaw: {probe.saw}",
     ]
     if probe.warning:
@@ -62,7 +62,6 @@ def handoff_rows(report: VerifyReport) -> list[Row]:
             (Content.styled("Context", "bold"), handoff.context_create),
             (Content.styled("ssh_config", "bold"), handoff.ssh_config.rstrip()),
         ]
-    name = PurePosixPath(handoff.bundle_dir).name
     return [
         (Content.styled("Bundle", "bold"), Content.assemble(
             handoff.bundle_dir,
@@ -70,11 +69,20 @@ def handoff_rows(report: VerifyReport) -> list[Row]:
              "$text-muted"),
         )),
         (Content.styled("Endpoint", "bold"), handoff.endpoint),
-        (Content.styled("Env", "bold"), f". {handoff.bundle_dir}/env.sh"),
-        (Content.styled("Context", "bold"), handoff.context_create),
-        (Content.styled("Next", "bold"),
-         f"on the client: docker --context {name} version (or source env.sh, then "
-         "docker version). Keep the CA key on this host only."),
+    ]
+
+
+def handoff_commands(report: VerifyReport) -> list[tuple[str, str, str]]:
+    """(key, label, command) for the lines an admin pastes: each stays one line on screen,
+    whole in the clipboard (the key) and in the hand-off printed when the wizard ends."""
+    handoff = report.handoff
+    if handoff is None:
+        return []
+    name = PurePosixPath(handoff.bundle_dir).name
+    return [
+        ("e", "Env", f". {handoff.bundle_dir}/env.sh"),
+        ("c", "Context", handoff.context_create),
+        ("t", "Test", f"docker --context {name} version"),
     ]
 
 
@@ -85,9 +93,9 @@ def report_text(report: VerifyReport) -> Content:
         verdict = ("Verification failed. ", "bold $text-error")
     head = Content.assemble(verdict, f"{passed} of {len(report.probes)} probes passed.")
     rows: list[Content | str] = [head]
-    if report.summary:
+    if report.summary and not report.passed:  # when it passed, the summary repeats the head
         rows.append(report.summary)
-    rows.extend(Content.styled(f"Warning: {w}", "$text-warning") for w in report.warnings)
+    rows.extend(render.warning(w) for w in report.warnings)
     return render.lines(rows)
 
 
@@ -99,6 +107,9 @@ class VerifyScreen(WizardScreen):
     BINDINGS = [  # noqa: RUF012 - Textual's declared class attribute
         Binding("r", "rerun", "Verify again"),
         Binding("n", "finish", "Finish"),
+        Binding("c", "copy('c')", "Copy context"),
+        Binding("e", "copy('e')", "Copy env", show=False),
+        Binding("t", "copy('t')", "Copy test", show=False),
     ]
 
     def body(self) -> ComposeResult:
@@ -109,6 +120,8 @@ class VerifyScreen(WizardScreen):
             yield Rows(id="probes")
             yield Static(id="handoff-title", classes="section-title")
             yield Rows(id="handoff", wide=True)
+            yield Vertical(id="commands")
+            yield Static(id="commands-help", classes="section-help")
         yield self.nav_buttons("Finish", next_disabled=True)
 
     def on_mount(self) -> None:
@@ -136,9 +149,44 @@ class VerifyScreen(WizardScreen):
         title.display = bool(rows)
         title.update("Client hand-off")
         self.query_one("#handoff", Rows).show(rows)
+        self.show_commands(report)
         next_button = self.query_one("#next")
         next_button.disabled = False
         next_button.focus()
+
+    def show_commands(self, report: VerifyReport) -> None:
+        """Each command on its own line, never wrapped: cut with an ellipsis at 80 columns,
+        whole when copied (OSC 52 reaches the admin's own terminal, also over SSH)."""
+        box = self.query_one("#commands", Vertical)
+        box.remove_children()
+        commands = handoff_commands(report)
+        box.mount_all(
+            Static(Content.assemble((f"{label:<8}", "bold"), (f"[{key}] ", "$text-accent"),
+                                    command), classes="command")
+            for key, label, command in commands
+        )
+        help_line = self.query_one("#commands-help", Static)
+        help_line.display = bool(commands)
+        help_line.update(
+            "Press the key in [ ] to copy that whole line to your terminal's clipboard; "
+            "all of it is printed again when you finish."
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy":
+            report = self.wizard.verify_report
+            return report is not None and report.handoff is not None
+        return super().check_action(action, parameters)
+
+    def action_copy(self, key: str) -> None:
+        report = self.wizard.verify_report
+        if report is None:
+            return
+        for command_key, label, command in handoff_commands(report):
+            if command_key == key:
+                self.app.copy_to_clipboard(command)
+                self.notify(f"{label} line copied to the clipboard (OSC 52): {command}",
+                            timeout=6)
 
     def work_failed(self, group: str, error: BaseException | None) -> None:
         self.query_one("#busy").display = False

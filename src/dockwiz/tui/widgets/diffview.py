@@ -20,6 +20,26 @@ class DiffTheme(HighlightTheme):
     }
 
 
+def wrap_diff(text: str, width: int) -> str:
+    """Break long diff lines at ``width``, each piece keeping its line's +/- marker (and a ↪
+    saying it continues), so a wrapped line is never mistaken for context at 80 columns."""
+    if width < 8:
+        return text
+    out: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= width or line.startswith(("---", "+++", "@@")):
+            out.append(line)
+            continue
+        marker = line[0] if line[:1] in ("+", "-", " ") else ""
+        out.append(line[:width])
+        rest = line[width:]
+        room = width - len(marker) - 1
+        while rest:
+            out.append(f"{marker}↪{rest[:room]}")
+            rest = rest[room:]
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def diff_content(text: str) -> Content:
     """Highlight a unified diff; the plain text is unchanged (colour only adds spans)."""
     if not text.strip():
@@ -28,12 +48,24 @@ def diff_content(text: str) -> Content:
 
 
 class DiffView(Static):
-    """A diff that keeps its exact text; the surrounding container scrolls it."""
+    """A diff that keeps its exact text; wrapped to the width it has, markers kept on every
+    piece; the surrounding container scrolls it."""
 
     def __init__(self, text: str = "", *, id: str | None = None) -> None:
         super().__init__(diff_content(text), id=id, classes="diff")
         self.diff_text = text
+        self._width = 0
 
     def show(self, text: str) -> None:
         self.diff_text = text
-        self.update(diff_content(text))
+        self._width = 0
+        self._wrap_to(self.content_region.width)
+
+    def on_resize(self) -> None:
+        self._wrap_to(self.content_region.width)
+
+    def _wrap_to(self, width: int) -> None:
+        if width and width == self._width:
+            return
+        self._width = width
+        self.update(diff_content(wrap_diff(self.diff_text, width) if width else self.diff_text))
