@@ -32,7 +32,7 @@ from dockwiz.host import Host
 from dockwiz.inspect import inspect_host
 from dockwiz.lab.lab import Lab, lab_down, lab_up
 from dockwiz.models.intent import Hardening, Intent
-from dockwiz.models.plan import Plan
+from dockwiz.models.plan import Endpoint, Plan
 from dockwiz.models.results import ApplyResult
 from dockwiz.plan import build_plan, observe_material, save_plan
 from dockwiz.services import choose_manager
@@ -388,9 +388,11 @@ def test_fault_target_directory_read_only(clean: tuple[Lab, Host, Snapshot]) -> 
 def test_fault_no_answer_before_the_deadline(clean: tuple[Lab, Host, Snapshot]) -> None:
     lab, host, _ = clean
     plan = make_plan(host, lab, "mtls")
-    # the daemon listens on 2377 while the plan waits for 2376: nothing answers there in time
-    moved = with_daemon_json(plan, hosts=["unix:///var/run/docker.sock",
-                                          f"tcp://{lab.info.address}:2377"])
+    # the plan also waits for an endpoint nothing will open: it cannot answer in time (a
+    # listener moved in daemon.json instead is caught earlier now, at validate: the files
+    # as written would open a port the plan does not allow)
+    moved = plan.model_copy(deep=True)
+    moved.endpoints_after.append(Endpoint(url=f"tcp://{lab.info.address}:2379", security="mtls"))
     result = ap.apply_plan(host, moved, deadline_s=1.0)
     _assert_rolled_back(result, lab, host, plan)
     assert result.failed_step == "wait for health"
@@ -440,8 +442,9 @@ def test_an_unplanned_tcp_listener_fails_the_apply_and_is_named(
     clean: tuple[Lab, Host, Snapshot],
 ) -> None:
     """Issue 12 §1: a TCP source the plan never saw (here a drop-in written after planning,
-    sorting after ours) makes the new daemon listen where the plan does not say. The files
-    cannot tell; the daemon's real listeners, read in its network namespace, can."""
+    sorting after ours) would make the new daemon listen where the plan does not say. The
+    listeners derived again from the files as written catch it before the restart (the
+    daemon's real listeners, read in its namespace after the restart, are the last guard)."""
     lab, host, _ = clean
     intent = Intent(mode="unix", hardening=Hardening(icc_off=True))
     plan = build_plan(observe_material(host, inspect_host(host), intent), intent)
@@ -454,8 +457,8 @@ def test_an_unplanned_tcp_listener_fails_the_apply_and_is_named(
                       f"-H {extra} --tls=false --containerd=/run/containerd/containerd.sock\n")
     try:
         result = ap.apply_plan(host, plan)
-        assert not result.ok and result.failed_step == "check listeners", result.error
-        assert extra in (result.error or "") and "does not know about" in (result.error or "")
+        assert not result.ok and result.failed_step == "validate", result.error
+        assert extra in (result.error or "") and "zzz-extra.conf" in (result.error or "")
         assert result.rolled_back and result.recovery_ok, result.model_dump_json(indent=2)
     finally:
         sneaky.unlink()

@@ -10,6 +10,7 @@ used.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,8 +112,13 @@ def test_systemd_hosts_conflict_is_refused_before_the_restart(container: Host) -
     before = _files(host)
     pid = _main_pid(host)
     plan = _plan(host, "mtls").model_copy(deep=True)
-    plan.files = [f for f in plan.files if f.role != "dropin"]  # forget Docker's fix
+    plan.files = [f for f in plan.files if f.role != "dropin"]  # forget the drop-in...
     plan.actions = [a for a in plan.actions if a.kind != "daemon-reload"]
+    for f in plan.files:  # ...and put the TCP host in daemon.json, as the tutorials do
+        if f.path.endswith("daemon.json") and f.after is not None:
+            data = json.loads(f.after)
+            data["hosts"] = ["unix:///var/run/docker.sock", f"tcp://{ADDRESS}:2376"]
+            f.after = json.dumps(data, indent=2) + "\n"
     result = ap.apply_plan(host, plan)
     assert not result.ok and result.rolled_back and result.recovery_ok
     assert result.failed_step == "validate"

@@ -161,11 +161,13 @@ def test_mtls_apply_through_systemd_writes_the_dropin_and_verifies(
     assert result.ok, result.model_dump_json(indent=2)
     names = [s.name for s in result.steps]
     assert "systemd daemon-reload" in names and "restart dockerd" in names, names
-    # systemd itself runs the drop-in's command line: no -H fd://, a new daemon process
+    # systemd itself runs the drop-in's command line: socket activation kept (-H fd://, so
+    # clients wait instead of failing during restarts), the TCP host beside it, a new process
     assert dropins[0].path in _show(host, "DropInPaths")
     assert _show(host, "ActiveState") == "active"
     assert _show(host, "MainPID") != old_pid
-    assert "-H" not in _daemon_argv(host) and "fd://" not in _daemon_argv(host)
+    argv = _daemon_argv(host)
+    assert "fd://" in argv and TCP_URL in argv, argv
     assert host.path(dropins[0].path).read_text() == dropins[0].after
 
     assert result.client_bundle is not None
