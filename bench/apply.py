@@ -10,9 +10,19 @@ On one fd-socket lab, each round:
    restart to the old daemon answering on its old endpoint again (the rollback steps' time);
 5. a bare stop/start of the fd-socket daemon (unix socket down -> up), the reference for 4.
 
+Between 2 and 3 the round also runs ``dockwiz renew --force --yes`` (the CLI, as an admin
+would), and 3 undoes it first (the rollback stack), then the apply.
+
 Targets (issue 5): apply downtime <= bare restart + 0.3 s; rollback <= 2x a bare restart.
 Pollers hit /_ping every ~5 ms on their own threads (the mTLS one inside the lab's network
 namespace), so a figure is accurate to about 10 ms.
+
+Issue 12 §1b: socket activation is kept through every restart, so a client of the unix socket
+waits instead of failing. Through the apply, the renew, the rollbacks and the failed apply, the
+socket-activation e2e test's own dialler (imported, so both count alike) GETs /_ping on the
+unix socket every ~5 ms and counts refused connections and hung ones (no answer within 2 s).
+Target: zero of either through the apply, the renew and the rollbacks; the failed apply (a
+start that fails, then the rollback's restart) is reported beside them.
 
 Run as root:  .venv/bin/python -m bench.apply [--rounds 3]
 """
@@ -20,15 +30,20 @@ Run as root:  .venv/bin/python -m bench.apply [--rounds 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from dockwiz import apply as ap
 from dockwiz.dockerapi import ClientFiles, ping_unix, tls_request
@@ -41,6 +56,11 @@ from dockwiz.netns import run_in_netns
 from dockwiz.plan import build_plan, observe_material
 
 INTERVAL = 0.005
+TESTS = Path(__file__).resolve().parent.parent / "tests"
+COUNTED = ("ok", "refused", "hung", "other")
+TARGETED = ("apply", "renew", "rollback")
+"""Issue 12 §1b's target; the failed apply (a start that fails, then the rollback's restart:
+two restarts back to back) is reported beside them."""
 
 
 class Poller:
@@ -164,32 +184,75 @@ def downtime(down: Poller, up: Poller, action: Callable[[], object]) -> float:
     return t_up - t_down
 
 
-def one_round(lab: Lab) -> dict[str, float]:
+def dialler_class() -> Any:
+    """The socket-activation e2e test's unix-socket dialler, imported where pytest finds it
+    (tests/ for conftest, tests/e2e for the module), so bench and test count alike."""
+    for path in (TESTS, TESTS / "e2e"):
+        if str(path) not in sys.path:
+            sys.path.append(str(path))
+    return importlib.import_module("test_socket_activation_e2e").Dialer
+
+
+@contextlib.contextmanager
+def dialling(lab: Lab, into: dict[str, dict[str, int]], name: str) -> Iterator[None]:
+    """A client of the unix socket dials all through the block; its counts go to ``into``."""
+    dialer = dialler_class()(lab.unix_socket_path())
+    dialer.start()
+    time.sleep(0.2)
+    try:
+        yield
+    finally:
+        time.sleep(0.3)  # a request queued by the last restart is answered or times out
+        dialer.halt.set()
+        dialer.join(timeout=10)
+    counts = dialer.counts
+    into[name] = {"ok": counts.ok, "refused": counts.refused, "hung": counts.hung,
+                  "other": len(counts.other)}
+
+
+def dockwiz_cli(lab: Lab, *args: str) -> None:
+    """``dockwiz ARGS --lab DIR --yes`` as an admin runs it (a process of its own)."""
+    run = subprocess.run([sys.executable, "-m", "dockwiz", *args, "--lab", str(lab.dir),
+                          "--yes", "--no-color"], capture_output=True, text=True, timeout=180,
+                         env=dict(os.environ), check=False)
+    if run.returncode != 0:
+        raise RuntimeError(f"dockwiz {' '.join(args)}: exit {run.returncode}\n"
+                           f"{run.stdout}{run.stderr}")
+
+
+def one_round(lab: Lab) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
     host = lab.host()
     services = host.services
     assert services is not None
     figures: dict[str, float] = {}
+    dialled: dict[str, dict[str, int]] = {}
     plan = plan_mtls(lab)
     bundle_dir = host.path(plan.client_bundle or "/etc/dockwiz/clients/dockwiz-client")
     tls_poller = Poller(mtls_probe(lab, bundle_dir), lab.info.netns)
     with Poller(unix_probe(lab)) as unix, tls_poller as tls:
         result: dict[str, ApplyResult] = {}
-        figures["apply_downtime_s"] = downtime(
-            unix, tls, lambda: result.setdefault("r", ap.apply_plan(host, plan)))
+        with dialling(lab, dialled, "apply"):
+            figures["apply_downtime_s"] = downtime(
+                unix, tls, lambda: result.setdefault("r", ap.apply_plan(host, plan)))
         assert result["r"].ok, result["r"].model_dump_json(indent=2)
         figures["apply_reported_downtime_s"] = result["r"].downtime_s or 0.0
         wait_steady(unix, tls)
         figures["bare_restart_mtls_s"] = downtime(unix, tls, services.restart)
-    rb = ap.rollback_last(host)
-    assert rb.ok, rb.model_dump_json(indent=2)
-    failed = ap.apply_plan(host, broken(plan_mtls(lab)))
+    with dialling(lab, dialled, "renew"):
+        dockwiz_cli(lab, "renew", "--force")
+    with dialling(lab, dialled, "rollback"):
+        for undo in ("renew", "apply"):
+            rb = ap.rollback_last(host)
+            assert rb.ok, f"rollback of the {undo}: " + rb.model_dump_json(indent=2)
+    with dialling(lab, dialled, "failed apply"):
+        failed = ap.apply_plan(host, broken(plan_mtls(lab)))
     assert not failed.ok and failed.recovery_ok, failed.model_dump_json(indent=2)
     rollback_steps = ("restore files", "systemd daemon-reload",
                       "restart dockerd on the old configuration", "confirm old daemon")
     figures["rollback_s"] = sum(s.seconds for s in failed.steps if s.name in rollback_steps)
     with Poller(unix_probe(lab)) as unix:
         figures["bare_restart_unix_s"] = downtime(unix, unix, services.restart)
-    return figures
+    return figures, dialled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,12 +262,19 @@ def main(argv: list[str] | None = None) -> int:
     directory = Path(tempfile.mkdtemp(prefix="dwbench", dir="/tmp")) / "lab"
     lab = lab_up(directory, "fd-socket")
     rounds: list[dict[str, float]] = []
+    total: dict[str, dict[str, int]] = {}
     try:
         for n in range(args.rounds):
-            figures = one_round(lab)
+            figures, dialled = one_round(lab)
             rounds.append(figures)
             print(f"round {n + 1}: " + ", ".join(f"{k}={v:.3f}" for k, v in figures.items()),
                   flush=True)
+            for action, counts in dialled.items():
+                print(f"  unix client through {action}: "
+                      + ", ".join(f"{k}={counts[k]}" for k in COUNTED), flush=True)
+                into = total.setdefault(action, dict.fromkeys(COUNTED, 0))
+                for k in COUNTED:
+                    into[k] += counts[k]
     finally:
         lab_down(directory)
         shutil.rmtree(directory.parent, ignore_errors=True)
@@ -221,7 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  bare stop/start (unix)   {med['bare_restart_unix_s']:.3f} s")
     print(f"  rollback / bare          {rollback_ratio:.2f}x   (target <= 2x: "
           f"{'PASS' if rollback_ratio <= 2 else 'FAIL'})")
-    return 0 if apply_extra <= 0.3 and rollback_ratio <= 2 else 1
+    failures = sum(total[a]["refused"] + total[a]["hung"] for a in TARGETED)
+    print(f"  unix-socket client, every ~5 ms, all {len(rounds)} rounds (target for "
+          f"{', '.join(TARGETED)}: 0 refused, 0 hung: {'PASS' if failures == 0 else 'FAIL'}):")
+    for action, c in total.items():
+        print(f"    {action:<14} {c['ok']:>6} answered  {c['refused']} refused  "
+              f"{c['hung']} hung  {c['other']} other"
+              + ("" if action in TARGETED else "   (reported)"))
+    return 0 if apply_extra <= 0.3 and rollback_ratio <= 2 and failures == 0 else 1
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ from dockwiz.docker_paths import (
     DAEMON_TLS_DIR,
     DEFAULT_CLIENT,
     SOCKET_URL,
-    SYSV_DEFAULTS,
 )
 from dockwiz.dockerapi import (
     ApiResponse,
@@ -199,7 +198,7 @@ def probe_context(
             server_ca=bundle.ca if bundle is not None else _found_path(_server_ca(host, state)),
             ca_only=ca_only,
             timeout=timeout, former=[_parse(u) for u in former_endpoints or []],
-            tcp_sources=[] if state is None else tcp_sources(state, _sysv_defaults(host)),
+            tcp_sources=tcp_sources(host, state),
         )
 
 
@@ -302,21 +301,6 @@ def _unique_sockets(host: Host, eps: list[Endpoint]) -> list[Endpoint]:
             seen.add(local)
             out.append(ep)
     return out
-
-
-def _sysv_defaults(host: Host) -> dict[str, str]:
-    """/etc/default/docker's variables (DOCKER_OPTS): the unit or a SysV script passes them."""
-    from dockwiz.systemd import parse_env_file
-
-    try:
-        local = host.resolve(SYSV_DEFAULTS)
-        if not local.is_file():  # never block on a FIFO or read a device
-            return {}
-        with local.open("rb") as fh:
-            text = fh.read(1 << 16).decode("utf-8", errors="replace")
-    except (OSError, ValueError):
-        return {}
-    return parse_env_file(text)
 
 
 def _found_path(found: tuple[Path, str] | None) -> Path | None:
