@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dockwiz.lab.lab import SCENARIOS, Lab, LabInfo, _failure_reason, lab_argv
+from dockwiz.lab.lab import SCENARIOS, Lab, LabInfo, lab_argv
+from dockwiz.lab.logs import failure_reason as _failure_reason
 
 
 def _lab(tmp_path: Path) -> Lab:

@@ -62,12 +62,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
-import grp
-import ipaddress
 import os
-import re
-import secrets
 import shlex
 import signal
 import subprocess
@@ -76,32 +71,24 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 from pydantic import BaseModel, Field
 
 from dockwiz.docker_paths import SOCKET_URL
 from dockwiz.errors import DockwizError
 from dockwiz.fsutil import atomic_write, ensure_dir
 from dockwiz.host import CommandResult, Host, run_command
+from dockwiz.lab import layout, logs, network, processes
 from dockwiz.lab.activation import Activation, activation_for_start, stop_holder
 from dockwiz.lab.engines import Engine, default_engine_key, ensure_engine
+from dockwiz.lab.network import list_labs
 from dockwiz.lab.scenarios import (
-    DEBIAN_DEFAULT_DOCKER,
-    DEBIAN_DOCKER_SERVICE,
-    DEBIAN_DOCKER_SOCKET,
     SCENARIOS,
-    CertKind,
     LabState,
     ScenarioSpec,
 )
 from dockwiz.systemd import read_docker_unit
 from dockwiz.unixsock import fits
 
-NETNS_DIR = Path("/var/run/netns")
-NETNS_PREFIX = "dwlab-"
-LINK_DIR = Path("/run/dockwiz/labs")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-LAB_NET = ipaddress.IPv4Network("10.77.0.0/16")
 STOP_GRACE_S = 5.0
 # Short on purpose: until dockerd replaces it, /run/docker.sock may still be the docker.socket
 # stand-in, which accepts a connection that only a daemon using fd:// would ever answer.
@@ -190,7 +177,7 @@ class Lab:
         real = self.unix_socket_path()
         if fits(real):
             return real
-        return LINK_DIR / self.info.netns / real.name
+        return layout.LINK_DIR / self.info.netns / real.name
 
     def docker_env(self) -> dict[str, str]:
         """Environment for the docker CLI: the lab's unix socket, and its client bundle if any."""
@@ -209,7 +196,7 @@ class Lab:
         atomic_write(self.dir / "lab.json", self.info.model_dump_json(indent=2) + "\n", mode=0o644)
 
     def is_running(self) -> bool:
-        return _alive(self.info.pid, self.info.pid_create_time)
+        return processes.alive(self.info.pid, self.info.pid_create_time)
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -235,7 +222,7 @@ def lab_up(
     _check_prerequisites()
     engine = ensure_engine(docker or default_engine_key(), progress=progress)
     directory = _prepare_dir(directory)
-    netns, address = _create_netns()
+    netns, address = network.create_netns()
     info = LabInfo(
         dir=str(directory),
         root=str(directory / "root"),
@@ -249,8 +236,8 @@ def lab_up(
     try:
         lab.save()
         write_systemctl_shim(lab)
-        _lay_out_root(lab, spec)
-        _link_short_path(lab)
+        layout.lay_out_root(lab, spec)
+        layout.link_short_path(lab)
         _start(lab, deadline_s=max(wait, spec.slow_start_s + 10.0))
     except BaseException:
         with contextlib.suppress(Exception):
@@ -280,26 +267,19 @@ def lab_down(directory: Path) -> None:
     try:
         lab = open_lab(directory)
     except DockwizError:
-        _unmount_under(directory)
+        processes.unmount_under(directory)
         return
     from dockwiz.lab.sshd import stop_sshd
 
     stop_sshd(lab)  # the optional lab sshd (lab/sshd.py), by PID
     _stop(lab, sweep=True)
     stop_holder(directory)  # docker.socket's sockets go with the lab
-    _remove_container_cgroups(directory)
-    _unmount_under(directory)
-    _delete_netns(lab.info.netns)
+    processes.remove_container_cgroups(directory)
+    processes.unmount_under(directory)
+    network.delete_netns(lab.info.netns)
     with contextlib.suppress(FileNotFoundError):
-        (LINK_DIR / lab.info.netns).unlink()
+        (layout.LINK_DIR / lab.info.netns).unlink()
     lab.save()
-
-
-def list_labs() -> list[str]:
-    """Network namespaces of labs on this machine (any lab dir, any process)."""
-    if not NETNS_DIR.is_dir():
-        return []
-    return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(NETNS_PREFIX))
 
 
 class LabServiceManager:
@@ -390,7 +370,7 @@ class LabServiceManager:
         if info.state == "running":
             return self._result(action, True, started)
         detail = f"dockerd failed to start: {info.error or 'unknown reason'}"
-        tail = log_tail(self.lab.dir / "dockerd.log", info.log_offset)
+        tail = logs.log_tail(self.lab.dir / "dockerd.log", info.log_offset)
         return self._result(action, False, started, f"{detail}\n--- dockerd log ---\n{tail}")
 
 
@@ -420,7 +400,7 @@ class LabHost(Host):
 def _launcher(info: LabInfo) -> list[str]:
     """The prefix that puts a command into the lab: its network, then its own mount namespace
     with the sandbox's /etc/docker, /etc/group, /root and /run (``_NS_SCRIPT``)."""
-    return ["nsenter", f"--net={NETNS_DIR / info.netns}", "unshare", "--mount",
+    return ["nsenter", f"--net={network.NETNS_DIR / info.netns}", "unshare", "--mount",
             "--propagation", "private", "sh", "-c", _NS_SCRIPT, "dockwiz-lab", info.root]
 
 
@@ -475,12 +455,12 @@ exec nsenter --mount=/proc/$DOCKWIZ_HOST_PID/ns/mnt --net=/proc/$DOCKWIZ_HOST_PI
 
 def write_systemctl_shim(lab: Lab) -> None:
     """``D/bin/systemctl``: first on PATH in ``lab shell`` and ``lab run``."""
-    _write(lab.dir / SHIM_DIR / "systemctl", _SHIM, 0o755)
+    layout.write(lab.dir / SHIM_DIR / "systemctl", _SHIM, 0o755)
 
 
 def lab_is_up(lab: Lab) -> bool:
     """The lab exists (its namespace does), whether or not its daemon runs."""
-    return (NETNS_DIR / lab.info.netns).exists()
+    return (network.NETNS_DIR / lab.info.netns).exists()
 
 
 def lab_state(lab: Lab) -> LabState:
@@ -493,8 +473,8 @@ def lab_state(lab: Lab) -> LabState:
 def lab_dirs() -> dict[str, str]:
     """netns name -> lab directory, for every lab on this machine that left its link."""
     found: dict[str, str] = {}
-    for name in list_labs():
-        link = LINK_DIR / name
+    for name in network.list_labs():
+        link = layout.LINK_DIR / name
         with contextlib.suppress(OSError):
             found[name] = str(link.readlink().parent.parent)
     return found
@@ -551,7 +531,7 @@ def _prepare_dir(directory: Path) -> Path:
 
 def _remove_tree(directory: Path) -> None:
     """Remove a downed lab's files; refuses if anything is still mounted under it."""
-    if _mounts_under(directory):
+    if processes.mounts_under(directory):
         raise DockwizError(f"{directory} still has mounts; cannot reuse it")
     result = run_command(["rm", "-rf", "--one-file-system", str(directory)], timeout=120)
     if not result.ok:
@@ -559,158 +539,9 @@ def _remove_tree(directory: Path) -> None:
 
 
 # -- network namespace ------------------------------------------------------------------------
-def _ip(*args: str) -> CommandResult:
-    return run_command(["ip", *args], timeout=10)
-
-
-def _used_addresses() -> set[str]:
-    used: set[str] = set()
-    for name in list_labs():
-        out = _ip("-n", name, "-o", "-4", "addr", "show", "dev", "lo").stdout
-        used.update(m.group(1) for m in re.finditer(r"inet (10\.77\.\d+\.\d+)/", out))
-    return used
-
-
-def _create_netns() -> tuple[str, str]:
-    """A fresh namespace with loopback up and a unique lab address; retried on name races."""
-    for _ in range(20):
-        name = f"{NETNS_PREFIX}{secrets.token_hex(3)}"
-        used = _used_addresses()
-        address = _pick_address(used)
-        made = _ip("netns", "add", name)
-        if not made.ok:
-            if "File exists" in made.stderr:
-                continue
-            raise DockwizError(f"ip netns add {name} failed: {made.stderr.strip()}")
-        for args in (("link", "set", "lo", "up"), ("addr", "add", f"{address}/32", "dev", "lo")):
-            step = _ip("-n", name, *args)
-            if not step.ok:
-                _delete_netns(name)
-                raise DockwizError(f"setting up namespace {name} failed: {step.stderr.strip()}")
-        return name, address
-    raise DockwizError("could not create a lab network namespace (20 name collisions)")
-
-
-def _pick_address(used: set[str]) -> str:
-    for _ in range(1000):
-        n = secrets.randbelow(LAB_NET.num_addresses - 512) + 256
-        candidate = str(LAB_NET.network_address + n)
-        if candidate not in used and not candidate.endswith((".0", ".255")):
-            return candidate
-    raise DockwizError("no free lab address in 10.77.0.0/16", "remove old labs: dockwiz lab list")
-
-
-def _delete_netns(name: str) -> None:
-    if (NETNS_DIR / name).exists():
-        _ip("netns", "delete", name)
 
 
 # -- the sandbox root -------------------------------------------------------------------------
-def _docker_gid() -> int:
-    """The machine's docker group id, so socket ownership reads the same inside and out."""
-    try:
-        return grp.getgrnam("docker").gr_gid
-    except KeyError:
-        return 998
-
-
-def _write(path: Path, text: str | bytes, mode: int) -> None:
-    ensure_dir(path.parent, mode=0o755)
-    atomic_write(path, text, mode=mode, uid=0, gid=0)
-
-
-def _lay_out_root(lab: Lab, spec: ScenarioSpec) -> None:
-    root = lab.root
-    for d, mode in (("etc/docker", 0o755), ("etc/systemd/system", 0o755), ("run", 0o755),
-                    ("root", 0o700), ("var", 0o755)):
-        ensure_dir(root / d, mode=mode)
-    (root / "var" / "run").symlink_to("../run")
-    ensure_dir(lab.dir / "data", mode=0o710)
-    _write(root / "lib/systemd/system/docker.service", DEBIAN_DOCKER_SERVICE, 0o644)
-    _write(root / "lib/systemd/system/docker.socket", DEBIAN_DOCKER_SOCKET, 0o644)
-    _write(root / "etc/default/docker", DEBIAN_DEFAULT_DOCKER, 0o644)
-    _write(root / "etc/group", f"root:x:0:\ndocker:x:{_docker_gid()}:\n", 0o644)
-    _write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/bash\n", 0o644)
-    if spec.daemon_json is not None:
-        _write(root / "etc/docker/daemon.json", spec.daemon_json, 0o644)
-    for name, text in spec.dropins.items():
-        _write(root / "etc/systemd/system/docker.service.d" / name, text, 0o644)
-    if spec.expect_tcp_ports:
-        lab.info.tcp_endpoint = f"tcp://{lab.info.address}:{spec.expect_tcp_ports[0]}"
-    _write_certs(lab, spec.certs)
-    lab.save()
-
-
-def _write_certs(lab: Lab, kind: CertKind) -> None:
-    if kind == "none":
-        return
-    if kind == "selfsigned-no-san":
-        key_pem, cert_pem = _seed003_self_signed()
-        _write(lab.root / "etc/docker/certs/server.key", key_pem, 0o600)
-        _write(lab.root / "etc/docker/certs/server.crt", cert_pem, 0o644)
-        return
-    _write_pki_certs(lab, kind)
-
-
-def _seed003_self_signed() -> tuple[bytes, bytes]:
-    """Seed 003's openssl recipe: RSA 2048, ``x509 -req -signkey``: self-signed, CN only, no SAN."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "docker-host")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _write_pki_certs(lab: Lab, kind: CertKind) -> None:
-    """Certs from dockwiz.pki, so clients and probes can trust the lab's server for real."""
-    from dockwiz import pki
-
-    host = lab.host()
-    address = lab.info.address
-    ca = pki.issue_ca(common_name=f"dockwiz lab CA {lab.info.netns}")
-    server = pki.issue_server(ca, ["localhost"], [address, "127.0.0.1"])
-    if kind == "server":
-        # seed 004's layout, CA key included (a finding of its own on a daemon host)
-        certs = lab.root / "etc/docker/certs"
-        _write(certs / "ca.pem", ca.cert_pem(), 0o644)
-        _write(certs / "ca-key.pem", ca.key_pem(), 0o600)
-        _write(certs / "cert.pem", server.cert_pem(), 0o644)
-        _write(certs / "key.pem", server.key_pem(), 0o600)
-        return
-    pki.write_server_material(host, ca, server)
-    pki.write_ca(host, ca)
-    client = pki.issue_client(ca, common_name="lab-admin")
-    bundle = pki.write_client_bundle(host, ca, client, "lab-admin", f"tcp://{address}:2376")
-    lab.info.client_cert_dir = str(host.path(bundle.dir))
-    lab.info.tcp_endpoint = bundle.endpoint
-
-
-def _link_short_path(lab: Lab) -> None:
-    """A short symlink to the sandbox's /run: clients cannot dial sockets in deep lab dirs."""
-    ensure_dir(LINK_DIR, mode=0o755)
-    link = LINK_DIR / lab.info.netns
-    with contextlib.suppress(FileNotFoundError):
-        link.unlink()
-    link.symlink_to(lab.root / "run")
 
 
 # -- the daemon's command line ----------------------------------------------------------------
@@ -730,7 +561,6 @@ def lab_argv(lab: Lab, unit_argv: list[str], dockerd: str) -> list[str]:
 
 
 # -- starting and stopping --------------------------------------------------------------------
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 _NS_SCRIPT = """\
 set -e
@@ -802,11 +632,11 @@ def _start(lab: Lab, *, deadline_s: float) -> None:
         )
     if activation is not None:
         activation.close()  # the daemon has its copies; the holder keeps them open (systemd)
-    _CHILDREN[proc.pid] = proc
+    processes.CHILDREN[proc.pid] = proc
     info.argv = argv
     info.log_offset = log_offset
     info.pid = proc.pid
-    info.pid_create_time = _create_time(proc.pid)
+    info.pid_create_time = processes.create_time(proc.pid)
     info.state = "running"
     info.error = None
     info.start_seconds = None
@@ -827,13 +657,14 @@ def _wait_ready(
     info = lab.info
     while True:
         if proc.poll() is not None:
-            reason = _failure_reason(log_path, log_offset) or f"dockerd exited ({proc.returncode})"
+            reason = (logs.failure_reason(log_path, log_offset)
+                      or f"dockerd exited ({proc.returncode})")
             _record_failure(lab, reason, info.argv)
             return
         remaining = deadline_s - (time.monotonic() - started)
         if remaining <= 0:
             _stop(lab)
-            last = _failure_reason(log_path, log_offset)
+            last = logs.failure_reason(log_path, log_offset)
             _record_failure(
                 lab, f"no answer on /_ping within {deadline_s:.0f} s"
                 + (f"; last log line: {last}" if last else ""), info.argv)
@@ -846,7 +677,7 @@ def _wait_ready(
             # are caught, so an interruption or a bug is never mistaken for "not up yet")
         time.sleep(0.05)
     info.start_seconds = round(time.monotonic() - started, 3)
-    ns = _mnt_ns(proc.pid)
+    ns = processes.mnt_ns(proc.pid)
     if ns and ns not in info.mnt_namespaces:
         info.mnt_namespaces.append(ns)
     info.state = "running"
@@ -855,7 +686,7 @@ def _wait_ready(
 
 def _record_failure(lab: Lab, reason: str, argv: list[str]) -> None:
     info = lab.info
-    if info.pid is not None and not _alive(info.pid, info.pid_create_time):
+    if info.pid is not None and not processes.alive(info.pid, info.pid_create_time):
         info.pid = None
         info.pid_create_time = None
     info.state = "failed"
@@ -879,17 +710,19 @@ def _stop(lab: Lab, *, sweep: bool = False) -> None:
     """
     info = lab.info
     pid = info.pid
-    leftovers = _descendants(info)
-    if pid is not None and _alive(pid, info.pid_create_time):
+    leftovers = processes.descendants(info)
+    if pid is not None and processes.alive(pid, info.pid_create_time):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(lambda: _alive(pid, info.pid_create_time), STOP_GRACE_S):
+        gone = processes.wait_gone(lambda: processes.alive(pid, info.pid_create_time),
+                                   STOP_GRACE_S)
+        if not gone:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            _wait_gone(lambda: _alive(pid, info.pid_create_time), 5.0)
+            processes.wait_gone(lambda: processes.alive(pid, info.pid_create_time), 5.0)
     if sweep:
-        leftovers += _namespace_processes(info.mnt_namespaces)
-    _kill_all(leftovers)
+        leftovers += processes.namespace_processes(info.mnt_namespaces)
+    processes.kill_all(leftovers)
     if info.state == "running":
         info.state = "stopped"
     info.pid = None
@@ -897,156 +730,7 @@ def _stop(lab: Lab, *, sweep: bool = False) -> None:
     lab.save()
 
 
-def _kill_all(procs: list[psutil.Process]) -> None:
-    """SIGTERM, a short grace, then SIGKILL: each one by PID (psutil checks it is the same)."""
-    alive = []
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            if proc.is_running():
-                proc.terminate()
-                alive.append(proc)
-    _, still = psutil.wait_procs(alive, timeout=2.0)
-    for proc in still:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(still, timeout=5.0)
-
-
-def _descendants(info: LabInfo) -> list[psutil.Process]:
-    if info.pid is None or not _alive(info.pid, info.pid_create_time):
-        return []
-    try:
-        return list(psutil.Process(info.pid).children(recursive=True))
-    except psutil.Error:
-        return []
-
-
-def _namespace_processes(namespaces: list[str]) -> list[psutil.Process]:
-    """Everything in the lab's mount namespaces (containerd, shims) and their children."""
-    if not namespaces:
-        return []
-    wanted = set(namespaces)
-    found: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter():
-        if proc.pid in found or _mnt_ns(proc.pid) not in wanted:
-            continue
-        found[proc.pid] = proc
-        with contextlib.suppress(psutil.Error):
-            for child in proc.children(recursive=True):
-                found[child.pid] = child
-    return list(found.values())
-
-
-def _wait_gone(alive: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not alive():
-            return True
-        time.sleep(0.05)
-    return not alive()
-
-
-def _alive(pid: int | None, create_time: float | None) -> bool:
-    """True while that very process (not a reused PID) runs and is not a zombie."""
-    if pid is None:
-        return False
-    child = _CHILDREN.get(pid)
-    if child is not None:
-        # our own child: poll() is exact, reaps a zombie, and its PID cannot be reused unreaped
-        if child.poll() is None:
-            return True
-        del _CHILDREN[pid]
-        return False
-    try:
-        proc = psutil.Process(pid)
-        if create_time is not None and abs(proc.create_time() - create_time) > 0.5:
-            return False
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _create_time(pid: int) -> float | None:
-    try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
-
-
-def _mnt_ns(pid: int) -> str | None:
-    try:
-        return str(Path(f"/proc/{pid}/ns/mnt").readlink())
-    except OSError:
-        return None
-
-
-def _remove_container_cgroups(directory: Path) -> None:
-    """Container cgroups the sweep orphaned (runc never got to clean up a killed container)."""
-    containers = directory / "data" / "containers"
-    if not containers.is_dir():
-        return
-    for entry in containers.iterdir():
-        if not re.fullmatch(r"[0-9a-f]{64}", entry.name):
-            continue
-        for cgroup in [*CGROUP_ROOT.glob(f"*/docker/{entry.name}"),
-                       *CGROUP_ROOT.glob(f"docker/{entry.name}")]:
-            with contextlib.suppress(OSError):
-                cgroup.rmdir()  # refused by the kernel while any process is still in it
-
-
-def _mounts_under(directory: Path) -> list[str]:
-    """Mount points under ``directory`` in this (the machine's) mount namespace."""
-    prefix = str(directory.resolve())
-    points: list[str] = []
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            fields = line.split()
-            if len(fields) > 4:
-                point = fields[4].replace("\\040", " ")
-                if point == prefix or point.startswith(prefix + "/"):
-                    points.append(point)
-    return points
-
-
-def _unmount_under(directory: Path) -> None:
-    """Unmount anything left under the lab dir, deepest first (none is expected: see top)."""
-    for point in sorted(_mounts_under(directory), key=lambda p: p.count("/"), reverse=True):
-        if not run_command(["umount", point], timeout=15).ok:
-            run_command(["umount", "-l", point], timeout=15)
-
-
 # -- logs -------------------------------------------------------------------------------------
-_LOGRUS = re.compile(r'level=(fatal|error)\s+msg="((?:[^"\\]|\\.)*)"')
-
-
-def _failure_reason(log_path: Path, offset: int) -> str | None:
-    """dockerd's own last word from this start's part of the log."""
-    try:
-        with log_path.open("rb") as fh:
-            fh.seek(offset)
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return None
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.startswith("--- dockwiz lab")]
-    for line in reversed(lines):
-        if "level=" not in line:
-            return line
-        m = _LOGRUS.search(line)
-        if m:
-            return m.group(2).replace('\\"', '"')
-    return lines[-1] if lines else None
-
-
-def log_tail(log_path: Path, offset: int = 0, lines: int = 15) -> str:
-    """The last lines the latest start wrote (not the previous daemon's shutdown)."""
-    try:
-        with log_path.open("rb") as fh:
-            fh.seek(offset)
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _load_info(directory: Path) -> LabInfo:

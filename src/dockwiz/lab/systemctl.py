@@ -27,7 +27,8 @@ import psutil
 
 from dockwiz.host import CommandResult
 from dockwiz.lab.current import lab_now
-from dockwiz.lab.lab import Lab, LabServiceManager, log_tail
+from dockwiz.lab.lab import Lab, LabServiceManager
+from dockwiz.lab.logs import log_tail
 from dockwiz.systemd import parse_unit, read_docker_unit
 
 UNITS = ("docker", "docker.service", "docker.socket")
