@@ -728,8 +728,12 @@ def _file_changes(work: _Work) -> list[FileChange]:
     jf = work.json
     path = work.state.daemon_json.path or DAEMON_JSON
     if work.data != jf.data:
-        after: str | None = dj.render(work.data)
-        reason = "set what the mode needs; every other key, value and order kept"
+        base = jf.repaired_text if jf.repaired_text is not None else jf.text
+        # edited in place: untouched lines stay byte for byte, so the diff shows only the change
+        after: str | None = (
+            dj.edit_in_place(base, work.data) if base and not jf.empty else dj.render(work.data)
+        )
+        reason = "set what the mode needs; every other key, value and line kept"
     elif jf.repaired_text is not None:
         after = jf.repaired_text
         reason = "comments/trailing commas removed: dockerd reads strict JSON only"
@@ -901,6 +905,11 @@ def rewrite_exec_start(text: str, argv: list[str]) -> str:
 
 
 # -- services ---------------------------------------------------------------------------------
+def _staged_text(jf: _JsonFile, staged: dict[str, Any]) -> str:
+    base = jf.repaired_text if jf.repaired_text is not None else jf.text
+    return dj.edit_in_place(base, staged) if base and not jf.empty else dj.render(staged)
+
+
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     return {k for k in {*old, *new} if old.get(k) != new.get(k)}
 
@@ -931,7 +940,7 @@ def _service_actions(
                 "the restart",
                 stage=FileChange(
                     path=state.daemon_json.path or DAEMON_JSON, before=work.json.text,
-                    after=dj.render(staged), mode=_json_mode(work.json.mode),
+                    after=_staged_text(work.json, staged), mode=_json_mode(work.json.mode),
                     role="daemon.json", reason="live-restore only, before the restart",
                     mode_before=work.json.mode,
                 ),
