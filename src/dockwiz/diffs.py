@@ -96,6 +96,7 @@ def render_plan(plan: Plan) -> str:
     if any(diffs_text):
         out.append("\n== Files\n")
         out.extend(d for d in diffs_text if d)
+    out.extend(_material(plan))
     if plan.certs:
         out.append("\n== Certificates (made at apply time; key material is never shown)\n")
         for c in plan.certs:
@@ -136,6 +137,27 @@ def render_plan(plan: Plan) -> str:
         out.append("\n== Notes\n")
         out.extend(f"  - {n}\n" for n in plan.notes)
     return "".join(out)
+
+
+_MATERIAL_HEAD = {
+    "reuse": "keeping the existing CA and server certificate (clients keep working)",
+    "reuse-ca": "keeping the existing CA (clients keep working)",
+}
+
+
+def _material(plan: Plan) -> list[str]:
+    """What happens to the certificates found where the tutorials put them (issue 14 §2)."""
+    if plan.material_reason is None:
+        return []
+    out = ["\n== Existing certificates\n"]
+    head = _MATERIAL_HEAD.get(plan.material_action or "", "starting fresh")
+    out.append(f"  {head}: {plan.material_reason}\n")
+    for m in plan.material_moves:
+        verb = "copying" if m.keep_source else "moving"
+        out.append(f"  {verb} {m.source} -> {m.destination} ({m.mode:04o}, dir {m.dir_mode:04o})"
+                   f": {m.reason}\n" if m.reason else
+                   f"  {verb} {m.source} -> {m.destination} ({m.mode:04o}, dir {m.dir_mode:04o})\n")
+    return out
 
 
 def _eps(eps: list[Endpoint]) -> str:
