@@ -115,6 +115,10 @@ def test_apply_moves_the_key_signs_with_the_old_ca_and_rollback_restores(
         # the tutorial's client (signed by the old CA) is still trusted by the daemon's tlscacert
         client = x509.load_pem_x509_certificate((recipe / "client-cert.pem").read_bytes())
         assert verify_issued_by(client, _cert(host, "/etc/docker/tls/ca.pem")) is None
+        # planning again: dockwiz's own CA now; nothing found is moved a second time
+        again = plan_for(host.root, _intent())
+        assert again.material_moves == [] and again.material_action is None
+        assert {c.role: c.action for c in again.certs}["ca"] == "reuse"
         # rollback: the key back where it was, byte for byte; what was added is gone
         undone = ap.rollback_last(host, manager=daemon)
         assert undone.ok and undone.recovery_ok, undone
