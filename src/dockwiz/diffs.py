@@ -139,7 +139,7 @@ def render_plan(plan: Plan) -> str:
     return "".join(out)
 
 
-_MATERIAL_HEAD = {
+_KEEPING = {
     "reuse": "keeping the existing CA and server certificate (clients keep working)",
     "reuse-ca": "keeping the existing CA (clients keep working)",
 }
@@ -150,13 +150,14 @@ def _material(plan: Plan) -> list[str]:
     if plan.material_reason is None:
         return []
     out = ["\n== Existing certificates\n"]
-    head = _MATERIAL_HEAD.get(plan.material_action or "", "starting fresh")
-    out.append(f"  {head}: {plan.material_reason}\n")
+    keeping = _KEEPING.get(plan.material_action or "")
+    out.append(f"  {keeping}: {plan.material_reason}\n" if keeping
+               else f"  starting fresh because {plan.material_reason}\n")
     for m in plan.material_moves:
         verb = "copying" if m.keep_source else "moving"
-        out.append(f"  {verb} {m.source} -> {m.destination} ({m.mode:04o}, dir {m.dir_mode:04o})"
-                   f": {m.reason}\n" if m.reason else
-                   f"  {verb} {m.source} -> {m.destination} ({m.mode:04o}, dir {m.dir_mode:04o})\n")
+        why = f": {m.reason}" if m.reason else ""
+        out.append(f"  {verb} {m.source} -> {m.destination} ({m.mode:04o}, dir "
+                   f"{m.dir_mode:04o}){why}\n")
     return out
 
 

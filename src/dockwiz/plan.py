@@ -629,8 +629,8 @@ def _found_choice(work: _Work) -> MaterialChoice | None:
     if choice.action != "none" and not intent.reuse_certs:
         return MaterialChoice(
             action="fresh",
-            reason="starting fresh on request (--no-reuse): the certificates found stay where "
-            "they are, and clients holding certificates from them need new bundles",
+            reason="new certificates were asked for (--no-reuse): the certificates found stay "
+            "where they are, and clients holding certificates from them need new bundles",
         )
     return None if choice.action == "none" else choice  # nothing worth a word in the preview
 
