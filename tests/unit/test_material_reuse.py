@@ -68,7 +68,8 @@ def test_no_reuse_starts_fresh_and_says_why(seed004_root: Host) -> None:
     plan = plan_for(seed004_root.root, _intent(reuse_certs=False))
     assert plan.material_action == "fresh" and not plan.material_moves
     assert {c.role: c.action for c in plan.certs}["ca"] == "create"
-    assert "starting fresh because new certificates were asked for (--no-reuse)" in render_plan(plan)
+    text = render_plan(plan)
+    assert "starting fresh because new certificates were asked for (--no-reuse)" in text
 
 
 def _socket_only(plan: Plan, monkeypatch: pytest.MonkeyPatch) -> Plan:
