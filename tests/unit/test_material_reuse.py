@@ -127,3 +127,30 @@ def test_apply_moves_the_key_signs_with_the_old_ca_and_rollback_restores(
         assert _snapshot(host) == before
     finally:
         daemon._stop()
+
+
+def test_a_failure_after_the_moves_puts_the_key_back(
+    seed004_root: Host, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The moves are inside the transaction: a certificate step that fails after them undoes
+    them with everything else (the key back in /etc/docker/certs, dockwiz's CA dir gone)."""
+    from dockwiz.apply import transaction
+
+    host = seed004_root
+    daemon = StandInDaemon(host)
+    assert daemon.start().ok
+    try:
+        before = _snapshot(host)
+        plan = _socket_only(plan_for(host.root, _intent()), monkeypatch)
+
+        def broken(host: Host, plan: Plan) -> str | None:
+            assert host.path("/etc/dockwiz/ca/ca-key.pem").exists()  # the move happened
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(transaction, "issue_certificates", broken)
+        result = ap.apply_plan(host, plan, manager=daemon)
+        assert not result.ok and result.recovery_ok, result
+        assert _snapshot(host) == before
+        assert not host.path("/etc/dockwiz/ca").exists()
+    finally:
+        daemon._stop()
