@@ -96,6 +96,7 @@ def render_plan(plan: Plan) -> str:
     if any(diffs_text):
         out.append("\n== Files\n")
         out.extend(d for d in diffs_text if d)
+    out.extend(_material(plan))
     if plan.certs:
         out.append("\n== Certificates (made at apply time; key material is never shown)\n")
         for c in plan.certs:
@@ -136,6 +137,28 @@ def render_plan(plan: Plan) -> str:
         out.append("\n== Notes\n")
         out.extend(f"  - {n}\n" for n in plan.notes)
     return "".join(out)
+
+
+_KEEPING = {
+    "reuse": "keeping the existing CA and server certificate (clients keep working)",
+    "reuse-ca": "keeping the existing CA (clients keep working)",
+}
+
+
+def _material(plan: Plan) -> list[str]:
+    """What happens to the certificates found where the tutorials put them (issue 14 §2)."""
+    if plan.material_reason is None:
+        return []
+    out = ["\n== Existing certificates\n"]
+    keeping = _KEEPING.get(plan.material_action or "")
+    out.append(f"  {keeping}: {plan.material_reason}\n" if keeping
+               else f"  starting fresh because {plan.material_reason}\n")
+    for m in plan.material_moves:
+        verb = "copying" if m.keep_source else "moving"
+        why = f": {m.reason}" if m.reason else ""
+        out.append(f"  {verb} {m.source} -> {m.destination} ({m.mode:04o}, dir "
+                   f"{m.dir_mode:04o}){why}\n")
+    return out
 
 
 def _eps(eps: list[Endpoint]) -> str:

@@ -46,7 +46,7 @@ from dockwiz import diffs, dockerd_flags, effective, systemd
 from dockwiz.docker_paths import SOCKET_UNIT_PATH, SOCKET_URL
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
-from dockwiz.models.host_state import CertInfo, HostState, Listener
+from dockwiz.models.host_state import CertInfo, HostState, Listener, MaterialChoice
 from dockwiz.models.intent import TCP_MODES, Intent, Mode
 from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
 from dockwiz.policy import (
@@ -253,6 +253,7 @@ class _Work:
         self.sources: effective.Effective | None = None
         self.dropped: list[Flag] = []
         self.drop_reasons: list[str] = []
+        self.material: MaterialChoice | None = None  # what to do with found certificates
 
     def flag_hosts(self) -> list[str]:
         added = [tokens[1] for group in self.added.values() for tokens in group
@@ -359,6 +360,9 @@ def build_plan(
         exec_start_before=work.argv,
         exec_start_after=_new_argv(work),
         daemon_json_after=work.data,
+        material_moves=work.material.moves if work.material and work.material.keeps_ca else [],
+        material_reason=work.material.reason if work.material else None,
+        material_action=work.material.action if work.material else None,
     )
     _assert_v27_safe(state, intent, plan)
     _explain(work, plan)
@@ -622,8 +626,44 @@ def _server_sans(work: _Work) -> tuple[list[str], list[str]]:
     return dns, ips
 
 
+def _found_choice(work: _Work) -> MaterialChoice | None:
+    """What to do with the certificates the tutorials left (issue 14 §2), or None if none."""
+    from dockwiz.pki.discover import material_choice
+
+    found = work.state.found_material
+    if not found:
+        return None
+    intent = work.intent
+    choice = material_choice(found, work.listen_host, tls_dir=intent.tls_dir.rstrip("/"),
+                             ca_dir=intent.ca_dir.rstrip("/"))
+    if choice.action != "none" and not intent.reuse_certs:
+        return MaterialChoice(
+            action="fresh",
+            reason="new certificates were asked for (--no-reuse): the certificates found stay "
+            "where they are, and clients holding certificates from them need new bundles",
+        )
+    return None if choice.action == "none" else choice  # nothing worth a word in the preview
+
+
+def _found_cert(work: _Work, path: str | None) -> CertInfo | None:
+    return next((f.cert for f in work.state.found_material if f.path == path), None)
+
+
+def _days_left(info: CertInfo | None) -> int:
+    """Whole days until ``info`` expires, less one (the leaf must end before its CA)."""
+    from datetime import UTC, datetime
+
+    if info is None or info.not_after is None:
+        return 1 << 30
+    return max(1, (info.not_after - datetime.now(UTC)).days - 1)
+
+
 def _plan_certs(work: _Work) -> tuple[list[CertAction], str | None]:
-    """CA, server (and client for mtls): reuse what is valid, renew or create the rest."""
+    """CA, server (and client for mtls): reuse what is valid, renew or create the rest.
+
+    With no CA of dockwiz's own yet, a sound CA found where the tutorials put it is kept (its
+    files moved into dockwiz's places first, see ``Plan.material_moves``): the server and
+    client certificates are then signed by it, so clients it already signed keep working."""
     from dockwiz import pki
 
     intent = work.intent
@@ -634,12 +674,25 @@ def _plan_certs(work: _Work) -> tuple[list[CertAction], str | None]:
     ca_dir = intent.ca_dir.rstrip("/")
     ca_cert, ca_key = f"{ca_dir}/ca.pem", f"{ca_dir}/ca-key.pem"
     ca_info = _cert_at(state, ca_cert)
+    choice = _found_choice(work) if ca_info is None or not ca_info.exists else None
+    work.material = choice
+    kept = choice is not None and choice.keeps_ca
     ca_problems = pki.check_ca_cert(ca_info) if ca_info else ["no CA yet"]
     if ca_info is not None and ca_info.key_matches is None and not ca_problems:
         ca_problems = [] if ca_info.key_mode is not None else [f"the CA key {ca_key} is missing"]
     ca_ok = intent.reuse_certs and not ca_problems
-    actions: list[CertAction] = [
-        CertAction(
+    if kept:
+        assert choice is not None
+        found_ca = _found_cert(work, choice.ca_cert)
+        ca_action = CertAction(
+            role="ca", action="reuse", cert_path=ca_cert, key_path=ca_key,
+            key_type=(found_ca.key_type if found_ca else None) or intent.key_type,
+            days=pki.DEFAULT_CA_DAYS,
+            reason=f"the existing CA {choice.ca_cert} is kept (moved here before anything is "
+            f"issued); the daemon's copy is {paths['ca']}",
+        )
+    else:
+        ca_action = CertAction(
             role="ca",
             action="reuse" if ca_ok else "create",
             cert_path=ca_cert,
@@ -653,11 +706,26 @@ def _plan_certs(work: _Work) -> tuple[list[CertAction], str | None]:
                 f"daemon); its certificate is copied to {paths['ca']}"
             ),
         )
-    ]
+    actions: list[CertAction] = [ca_action]
     dns, ips = _server_sans(work)
+    server_days, client_days = intent.server_days, intent.client_days
+    if kept:  # a leaf may not outlive the CA that signs it: cap at the kept CA's last day
+        assert choice is not None
+        left = _days_left(_found_cert(work, choice.ca_cert))
+        server_days, client_days = min(server_days, left), min(client_days, left)
     server = _cert_at(state, paths["cert"])
     problems = pki.check_server_cert(server, work.listen_host, ca_info) if server else []
-    if server is None:
+    if kept:
+        assert choice is not None
+        server = _found_cert(work, choice.server_cert) if choice.action == "reuse" else None
+        if server is not None:
+            server_action = "reuse"
+            why = f"the existing {choice.server_cert}, kept: {choice.reason}"
+        else:
+            server_action = "create"
+            why = f"signed by the kept CA {choice.ca_cert}" + (
+                f" ({'; '.join(choice.problems)})" if choice.problems else "")
+    elif server is None:
         server_action, why = "create", "no server certificate yet"
     elif not ca_ok:
         server_action, why = "create", "signed by the new CA"
@@ -672,7 +740,7 @@ def _plan_certs(work: _Work) -> tuple[list[CertAction], str | None]:
             role="server", action=server_action, cert_path=paths["cert"], key_path=paths["key"],
             dns_names=dns if server_action != "reuse" or server is None else server.dns_names,
             ip_addresses=ips if server_action != "reuse" or server is None else server.ip_addresses,
-            key_type=intent.key_type, days=intent.server_days, reason=why,
+            key_type=intent.key_type, days=server_days, reason=why,
         )
     )
     bundle: str | None = None
@@ -681,15 +749,18 @@ def _plan_certs(work: _Work) -> tuple[list[CertAction], str | None]:
         ccert = f"{bundle}/cert.pem"
         client = _cert_at(state, ccert)
         cproblems = pki.check_client_cert(client, ca_info) if client else ["no client yet"]
-        reuse = ca_ok and not cproblems
+        reuse = ca_ok and not cproblems and not kept
         actions.append(
             CertAction(
                 role="client", action="reuse" if reuse else "create", cert_path=ccert,
                 key_path=f"{bundle}/key.pem", dns_names=[], ip_addresses=[],
-                key_type=intent.key_type, days=intent.client_days,
+                key_type=intent.key_type, days=client_days,
                 reason=(
                     f"client {intent.client_name!r} is valid"
                     if reuse
+                    else f"client {intent.client_name!r} signed by the kept CA (bundle: ca.pem, "
+                    f"cert.pem, key.pem, env.sh in {bundle})"
+                    if kept
                     else f"client {intent.client_name!r}: {'; '.join(cproblems)} "
                     f"(bundle: ca.pem, cert.pem, key.pem, env.sh in {bundle})"
                     if ca_ok
@@ -738,8 +809,12 @@ def _file_changes(work: _Work) -> list[FileChange]:
     jf = work.json
     path = work.state.daemon_json.path or DAEMON_JSON
     if work.data != jf.data:
-        after: str | None = dj.render(work.data)
-        reason = "set what the mode needs; every other key, value and order kept"
+        base = jf.repaired_text if jf.repaired_text is not None else jf.text
+        # edited in place: untouched lines stay byte for byte, so the diff shows only the change
+        after: str | None = (
+            dj.edit_in_place(base, work.data) if base and not jf.empty else dj.render(work.data)
+        )
+        reason = "set what the mode needs; every other key, value and line kept"
     elif jf.repaired_text is not None:
         after = jf.repaired_text
         reason = "comments/trailing commas removed: dockerd reads strict JSON only"
@@ -911,6 +986,11 @@ def rewrite_exec_start(text: str, argv: list[str]) -> str:
 
 
 # -- services ---------------------------------------------------------------------------------
+def _staged_text(jf: _JsonFile, staged: dict[str, Any]) -> str:
+    base = jf.repaired_text if jf.repaired_text is not None else jf.text
+    return dj.edit_in_place(base, staged) if base and not jf.empty else dj.render(staged)
+
+
 def _changed_keys(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
     return {k for k in {*old, *new} if old.get(k) != new.get(k)}
 
@@ -921,7 +1001,9 @@ def _service_actions(
     state = work.state
     changed = [f for f in files if f.before != f.after]
     # dockerd reads its CA and server certificate once, at start: new ones need a restart
-    new_material = any(c.role != "client" and c.action != "reuse" for c in certs)
+    new_material = any(c.role != "client" and c.action != "reuse" for c in certs) or bool(
+        work.material and work.material.keeps_ca and work.material.moves
+    )
     if not changed and not new_material:
         return []
     unit_changed = any(f.role == "dropin" for f in changed)
@@ -941,7 +1023,7 @@ def _service_actions(
                 "the restart",
                 stage=FileChange(
                     path=state.daemon_json.path or DAEMON_JSON, before=work.json.text,
-                    after=dj.render(staged), mode=_json_mode(work.json.mode),
+                    after=_staged_text(work.json, staged), mode=_json_mode(work.json.mode),
                     role="daemon.json", reason="live-restore only, before the restart",
                     mode_before=work.json.mode,
                 ),

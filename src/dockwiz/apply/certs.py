@@ -6,6 +6,7 @@ Runs inside the transaction, after the journal recorded every directory the PKI 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,52 @@ def cert_trees(plan: Plan) -> list[str]:
         add(getattr(intent, attr, None))
     # a tree inside another tree is covered by the outer one
     return [t for t in trees if not any(t != o and t.startswith(o + "/") for o in trees)]
+
+
+def material_targets(plan: Plan) -> list[str]:
+    """Every file the material moves change: each destination, and each source that goes.
+
+    Journaled (backed up) before anything is written, so a rollback puts a moved CA key back
+    where the admin had it, byte for byte, and removes the copies."""
+    targets: list[str] = []
+    for m in plan.material_moves:
+        for path in (m.destination, *(() if m.keep_source else (m.source,))):
+            if path not in targets:
+                targets.append(path)
+    return targets
+
+
+def move_material(host: Host, plan: Plan) -> list[str]:
+    """Carry out the plan's material moves, before any certificate is issued.
+
+    Every destination is written atomically with its final mode (its directory made with the
+    move's ``dir_mode`` when missing); only then are the sources that move removed, so an error
+    half-way leaves every original in place. Returns one line per file for the step's detail.
+    """
+    from dockwiz.fsutil import atomic_write, ensure_dir
+    from dockwiz.pki.storage import read_material
+
+    uid, gid = (0, 0) if os.geteuid() == 0 else (None, None)
+    done: list[str] = []
+    for m in plan.material_moves:
+        try:
+            data, _ = read_material(host, m.source)
+        except OSError as exc:
+            raise DockwizError(
+                f"cannot read {m.source} to {'copy' if m.keep_source else 'move'} it: "
+                f"{exc.strerror or exc}", "plan again: the host changed since the plan",
+            ) from exc
+        local = host.writable(m.destination)
+        ensure_dir(local.parent.parent, mode=0o755, uid=uid, gid=gid)
+        ensure_dir(local.parent, mode=m.dir_mode, uid=uid, gid=gid)
+        atomic_write(local, data, mode=m.mode, uid=uid, gid=gid)
+        done.append(f"{'copied' if m.keep_source else 'moved'} {m.source} -> {m.destination} "
+                    f"({m.mode:04o})")
+    kept = {m.source for m in plan.material_moves if m.keep_source}
+    for source in dict.fromkeys(m.source for m in plan.material_moves if not m.keep_source):
+        if source not in kept:
+            host.writable(source).unlink()
+    return done
 
 
 def issue_certificates(host: Host, plan: Plan) -> str | None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dockwiz.apply import journal as jr
 from dockwiz.apply import lock
-from dockwiz.apply.certs import cert_trees, issue_certificates
+from dockwiz.apply.certs import cert_trees, issue_certificates, material_targets, move_material
 from dockwiz.apply.freshness import check_fresh
 from dockwiz.apply.health import (
     client_files,
@@ -213,6 +213,9 @@ class _Transaction:
             d.append(f"{len(self.journal.files)} file(s), {len(self.journal.trees)} "
                      f"director(ies) backed up under {self.journal.backup_dir}")
         fault("journal")
+        if self.plan.material_moves:
+            with self.steps.run("existing certificates") as d:
+                d.extend(move_material(self.host, self.plan))
         if any(c.action != "reuse" for c in self.plan.certs):
             with self.steps.run("certificates") as d:
                 self.bundle_dir = issue_certificates(self.host, self.plan)
@@ -266,6 +269,8 @@ class _Transaction:
             writer.add_file(change.path)
         for tree in cert_trees(self.plan):
             writer.add_tree(tree)
+        for path in material_targets(self.plan):  # found certificates moved into place
+            writer.add_file(path)
         journal = writer.journal
         journal.was_running = was_up
         journal.mode = str(self.plan.intent.mode)

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from dockwiz.models.host_state import FileMove
 from dockwiz.models.intent import Intent, Violation
 
 
@@ -94,12 +95,20 @@ class Plan(BaseModel):
     exec_start_before: list[str] | None = None
     exec_start_after: list[str] | None = None
     daemon_json_after: dict[str, Any] | None = None
+    material_moves: list[FileMove] = Field(default_factory=list)
+    """Existing certificate files moved or copied into dockwiz's places before any certificate
+    is issued (issue 14 §2: the tutorials' CA is kept, its key leaves the daemon's directory)."""
+    material_reason: str | None = None
+    """Why the found material is reused or not (pki.discover.material_choice), for the preview."""
+    material_action: str | None = None
+    """material_choice's verdict: reuse, reuse-ca, fresh or none (None: nothing was judged)."""
 
     @property
     def is_empty(self) -> bool:
         """Nothing to write, issue or restart: applying would change nothing."""
         return (
-            not any(f.changed for f in self.files)
+            not self.material_moves
+            and not any(f.changed for f in self.files)
             and all(c.action == "reuse" for c in self.certs)
             and not self.actions
         )
