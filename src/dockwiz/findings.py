@@ -577,6 +577,56 @@ def check_hardening(state: HostState) -> list[Finding]:
     return out
 
 
+REMOTE_LOG_DRIVERS = frozenset({
+    "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "gcplogs", "logentries",
+    "etwlogs",
+})
+"""Log drivers that ship container logs off the container's own json-file (CIS 2.13)."""
+
+
+def check_bench_gaps(state: HostState) -> list[Finding]:
+    """CIS 2.12, 2.13 and 2.16: where docker-bench-security spoke and dockwiz was silent.
+
+    Info only: each is a choice with a real cost, not a hole an attacker walks through."""
+    if not state.docker_installed and not state.daemon_json.exists:
+        return []
+    out: list[Finding] = []
+    plugins = option(state, "authorization-plugins")
+    if not plugins:
+        out.append(_f(
+            "DW-NO-AUTHZ", "info", "No authorization plugin limits what API clients may do",
+            "Whoever reaches the API (socket, docker group, a client certificate) may do "
+            "everything, root on the host included; an authorization plugin (e.g. Open Policy "
+            "Agent's) can refuse privileged containers or host mounts per user.",
+            "Only where several people share a daemon: install a plugin and set "
+            '"authorization-plugins": ["NAME"] in daemon.json. Cost: a plugin that is down '
+            "blocks every API call, and its policy must be maintained.", cis="2.12"))
+    driver = option(state, "log-driver")
+    if driver is None or str(driver) not in REMOTE_LOG_DRIVERS:
+        shown = driver or "json-file (the default)"
+        out.append(_f(
+            "DW-LOG-LOCAL", "info", "Container logs stay on this host only",
+            "With a local log driver an intruder who gets root here can erase the traces; a "
+            "central log store keeps them.",
+            'Set "log-driver" to syslog or journald (forwarded by the host\'s log shipper), '
+            "or gelf/fluentd to a collector. Cost: 'docker logs' keeps working only with "
+            "journald/local or dual logging (Docker 20.10+), and the collector must be run.",
+            cis="2.13", evidence=f"log-driver: {shown}"))
+    proxy = option(state, "userland-proxy")
+    if proxy is None or _truthy(proxy):
+        out.append(_f(
+            "DW-USERLAND-PROXY", "info", "The userland proxy (docker-proxy) is on",
+            "Every published port runs a docker-proxy process as root: more code exposed to "
+            "the network than the kernel's NAT rules that do the same job.",
+            'Set "userland-proxy": false in daemon.json (the dockwiz hardening option '
+            "userland-proxy). Cost: hairpin NAT (a container reaching its own published "
+            "port via the host's address) then relies on iptables, and setups without "
+            "iptables or with IPv6 published on loopback break.", cis="2.16",
+            evidence="userland-proxy: " + ("true (the default)" if proxy is None else
+                                           str(proxy).lower())))
+    return out
+
+
 def renew_fix(role: str) -> str:
     """The fix for findings.py's DW-CERT-EXPIRING / DW-CERT-EXPIRED (the 30-day finding, judged
     by pki.checks.expiry with RENEW_BEFORE_DAYS, the window ``renew`` uses too)."""
@@ -630,6 +680,6 @@ def check_renewal(state: HostState) -> list[Finding]:
 CHECKS: list[Callable[[HostState], list[Finding]]] = [
     check_daemon, check_unreadable, check_rootless, check_tcp, check_config_drift,
     check_daemon_json, check_hosts_conflict, check_unit, check_tls_settings, check_certs,
-    check_socket, check_docker_group, check_hardening, check_material,
+    check_socket, check_docker_group, check_hardening, check_bench_gaps, check_material,
     check_renewal,
 ]

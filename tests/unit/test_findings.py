@@ -327,3 +327,43 @@ def test_renewal_unscheduled_and_rollover_come_from_the_host_state() -> None:
     state.ca_rollover = True
     found = ids(state)
     assert "DW-RENEW-UNSCHEDULED" not in found and found.get("DW-RENEW-ROLLOVER") == "low"
+
+
+# -- where docker-bench-security spoke and dockwiz was silent (CIS 2.12, 2.13, 2.16) ---------
+def test_bench_gaps_on_a_stock_daemon_are_info_with_cis_ids() -> None:
+    state = make_state(data={})
+    for id_, cis in (("DW-NO-AUTHZ", "2.12"), ("DW-LOG-LOCAL", "2.13"),
+                     ("DW-USERLAND-PROXY", "2.16")):
+        finding = by_id(state, id_)
+        assert finding.severity == "info" and finding.cis == cis
+        assert finding.why and "Cost" in finding.fix
+    assert "json-file" in (by_id(state, "DW-LOG-LOCAL").evidence or "")
+    assert "userland-proxy" in by_id(state, "DW-USERLAND-PROXY").fix
+
+
+def test_authorization_plugin_silences_2_12() -> None:
+    assert "DW-NO-AUTHZ" not in ids(make_state(data={"authorization-plugins": ["opa"]}))
+    flagged = make_state(data={}, flag_options={"authorization-plugins": ["opa"]})
+    assert "DW-NO-AUTHZ" not in ids(flagged)
+
+
+def test_remote_log_driver_silences_2_13_and_local_ones_do_not() -> None:
+    for driver in ("syslog", "journald", "gelf", "fluentd"):
+        assert "DW-LOG-LOCAL" not in ids(make_state(data={"log-driver": driver}))
+    local = by_id(make_state(data={"log-driver": "local"}), "DW-LOG-LOCAL")
+    assert local.evidence == "log-driver: local"
+    assert "DW-LOG-LOCAL" not in ids(make_state(data={}, flag_options={"log-driver": "syslog"}))
+
+
+def test_userland_proxy_off_silences_2_16() -> None:
+    assert "DW-USERLAND-PROXY" not in ids(make_state(data={"userland-proxy": False}))
+    assert "DW-USERLAND-PROXY" not in ids(
+        make_state(data={}, flag_options={"userland-proxy": False}))
+    on = by_id(make_state(data={"userland-proxy": True}), "DW-USERLAND-PROXY")
+    assert on.evidence == "userland-proxy: true"
+
+
+def test_bench_gaps_are_silent_without_docker() -> None:
+    state = make_state(data={}, docker_installed=False).model_copy(
+        update={"daemon_json": DaemonJsonState(path="/etc/docker/daemon.json", exists=False)})
+    assert not {"DW-NO-AUTHZ", "DW-LOG-LOCAL", "DW-USERLAND-PROXY"} & set(ids(state))
