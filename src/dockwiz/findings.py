@@ -8,6 +8,7 @@ TUI and the CLI all agree on what is wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -113,6 +114,27 @@ def check_rootless(state: HostState) -> list[Finding]:
 
 
 # -- TCP exposure and the v27 rule -----------------------------------------------------------
+_API_WARNING = re.compile(r"API is accessible on (https?)://(\S+?)\s+without")
+
+
+def daemon_says(state: HostState, listeners: Iterable[Listener], scheme: str) -> str:
+    """The daemon's own ``/info`` warnings about these endpoints (``scheme`` http: no
+    encryption; https: no client verification), quoted as an evidence suffix, or ""."""
+    wanted = {bind_key(lst) for lst in listeners}
+    quoted: list[str] = []
+    for warning in state.daemon_warnings:
+        first = warning.strip().splitlines()[0].strip() if warning.strip() else ""
+        m = _API_WARNING.search(first)
+        if m is None or m.group(1) != scheme:
+            continue
+        host, _, port = m.group(2).rpartition(":")
+        probe = Listener(kind="tcp", address=f"tcp://{m.group(2)}", host=host.strip("[]"),
+                         port=int(port) if port.isdigit() else None)
+        if bind_key(probe) in wanted:
+            quoted.append(f'"{first}"')
+    return f"; the daemon itself warns: {' '.join(quoted)}" if quoted else ""
+
+
 def check_tcp(state: HostState) -> list[Finding]:
     tcp = tcp_endpoints(state)
     remote = [t for t in tcp if not t.loopback]
@@ -123,21 +145,24 @@ def check_tcp(state: HostState) -> list[Finding]:
             "DW-TCP-PLAIN", "critical", "The Docker API is open over plain TCP on the network",
             "Anyone who can reach this port gets root on this host: the API is unencrypted and "
             "unauthenticated (any client can start a privileged container that mounts /).",
-            MTLS_FIX, cis="2.7", evidence=addresses(remote)))
+            MTLS_FIX, cis="2.7",
+            evidence=addresses(remote) + daemon_says(state, remote, "http")))
     elif remote and not state.tls.verifies_clients:
         out.append(_f(
             "DW-TCP-NOVERIFY", "critical",
             "TLS without client verification on a network address",
             "TLS only encrypts: without tlsverify and a CA, any client that can reach the port "
             "still gets root on this host.",
-            MTLS_FIX, cis="2.7", evidence=addresses(remote)))
+            MTLS_FIX, cis="2.7",
+            evidence=addresses(remote) + daemon_says(state, remote, "https")))
     if local and not state.tls.verifies_clients:
         out.append(_f(
             "DW-TCP-LOCAL", "high", "The Docker API listens on loopback TCP without mutual TLS",
             "Every local user and process (not only root and the docker group, which the unix "
             "socket's mode would enforce) gets root through this port.",
             "dockwiz plan --mode unix (drop TCP) or --mode mtls", cis="2.7",
-            evidence=addresses(local)))
+            evidence=addresses(local)
+            + daemon_says(state, local, "https" if state.tls.enabled else "http")))
     out.extend(check_v27(state, remote))
     return out
 

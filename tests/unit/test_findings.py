@@ -367,3 +367,36 @@ def test_bench_gaps_are_silent_without_docker() -> None:
     state = make_state(data={}, docker_installed=False).model_copy(
         update={"daemon_json": DaemonJsonState(path="/etc/docker/daemon.json", exists=False)})
     assert not {"DW-NO-AUTHZ", "DW-LOG-LOCAL", "DW-USERLAND-PROXY"} & set(ids(state))
+
+
+# -- the daemon's own words (GET /info Warnings) in the evidence -----------------------------
+PLAIN_28 = ("[DEPRECATION NOTICE]: API is accessible on http://0.0.0.0:2375 without encryption."
+            "\n         Access to the remote API is equivalent to root access on the host.")
+NOVERIFY_20 = ("WARNING: API is accessible on https://0.0.0.0:2376 without TLS client "
+               "verification.\n         Access to the remote API is equivalent to root access.")
+
+
+def test_plain_tcp_evidence_quotes_the_daemons_warning() -> None:
+    state = make_state(data=SEED_004, hosts=[tcp("0.0.0.0", 2375)], version="28.5.2",
+                       daemon_warnings=[PLAIN_28, "WARNING: bridge-nf-call-iptables is disabled"])
+    evidence = by_id(state, "DW-TCP-PLAIN").evidence or ""
+    assert evidence.startswith("tcp://0.0.0.0:2375")
+    assert ('the daemon itself warns: "[DEPRECATION NOTICE]: API is accessible on '
+            'http://0.0.0.0:2375 without encryption."') in evidence
+    assert "bridge-nf" not in evidence and "root access" not in evidence  # first line only
+
+
+def test_noverify_evidence_quotes_the_daemon_and_only_for_its_endpoint() -> None:
+    state = make_state(data=SEED_004_TLS, hosts=[tcp("0.0.0.0", 2376)],
+                       daemon_warnings=[NOVERIFY_20, PLAIN_28])
+    evidence = by_id(state, "DW-TCP-NOVERIFY").evidence or ""
+    assert '"WARNING: API is accessible on https://0.0.0.0:2376 without TLS client ' in evidence
+    assert "http://0.0.0.0:2375" not in evidence  # another endpoint, another scheme
+    elsewhere = make_state(data=SEED_004_TLS, hosts=[tcp("10.0.0.5", 2376)],
+                           daemon_warnings=[NOVERIFY_20])
+    assert "daemon itself" not in (by_id(elsewhere, "DW-TCP-NOVERIFY").evidence or "")
+
+
+def test_no_daemon_warnings_leave_evidence_as_before() -> None:
+    state = make_state(data=SEED_004, hosts=[tcp("0.0.0.0", 2375)])
+    assert by_id(state, "DW-TCP-PLAIN").evidence == "tcp://0.0.0.0:2375"
