@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from dockwiz import dockerd_flags
 from dockwiz.daemon_facts import Exposure, unauthenticated_tcp_text
 from dockwiz.models.host_state import (
     SEVERITY_ORDER,
@@ -315,6 +316,64 @@ def check_unit(state: HostState) -> list[Finding]:
                       evidence=", ".join(overriding)))
     if unit.exists and unit.path is not None:
         out.extend(_file_mode("DW-UNIT-MODE", unit.path, unit.mode, None, 0o644, "3.2", "3.1"))
+    return out
+
+
+# -- quoted flag values ----------------------------------------------------------------------
+QUOTE_STRIPPING_TLS_FLAGS = frozenset({"tlscacert", "tlscert", "tlskey"})
+"""Flags whose value dockerd 20.10.24 unquotes (moby opts.QuotedString); measured: 26.1.5 and
+28.5.2 no longer do and open ``"/path"`` literally ("open \"/x\": no such file or
+directory", at a real start and at ``--validate``)."""
+
+
+def quoted_flag_values(argv: list[str]) -> list[dockerd_flags.Arg]:
+    """Options in a dockerd command line (as dockerd receives it, after systemd's unquoting)
+    whose value is wrapped in a pair of quotes, read by the one parser."""
+    return [a for a in dockerd_flags.parse_dockerd_args(argv).flags
+            if a.kind != "bool" and a.value is not None and len(a.value) >= 2
+            and a.value[0] == a.value[-1] and a.value[0] in "\"'"]
+
+
+def check_quoted_flags(state: HostState) -> list[Finding]:
+    """Quotes that reach dockerd as part of a value (``${VAR}`` substitution, an init script's
+    ``$DOCKER_OPTS``, a unit word quoted twice): per version, what dockerd does with them."""
+    sources: list[tuple[str, list[str]]] = []
+    if state.process is not None and state.process.argv:
+        sources.append(("the running dockerd's command line", state.process.argv))
+    if state.unit.exec_start:
+        sources.append((f"ExecStart of {state.unit.exec_start_source or 'docker.service'} "
+                        "(as systemd passes it)", state.unit.exec_start))
+    seen: set[tuple[str, str]] = set()
+    out: list[Finding] = []
+    major = state.version.major
+    for where, argv in sources:
+        for arg in quoted_flag_values(argv):
+            value = arg.value or ""
+            if (arg.name, value) in seen:
+                continue
+            seen.add((arg.name, value))
+            bare = value[1:-1]
+            tls_file = arg.name in QUOTE_STRIPPING_TLS_FLAGS
+            if tls_file and major is not None and major < 26:
+                severity: Severity = "low"
+                why = (f"dockerd {major} strips one pair of quotes around --{arg.name} (measured "
+                       "on 20.10.24), but 26.1.5 and 28.5.2 do not: after an upgrade dockerd "
+                       f"opens {value} literally, cannot load its TLS files and does not start.")
+            elif tls_file:
+                severity = "high"
+                why = (f"{'dockerd ' + str(major) if major else 'This dockerd'} takes the quotes "
+                       f"as part of the path (measured on 26.1.5 and 28.5.2: 'open {value}: no "
+                       "such file or directory'): TLS setup fails and the daemon does not "
+                       "start.")
+            else:
+                severity = "low"
+                why = (f"dockerd takes the quotes as part of --{arg.name}'s value on every "
+                       f"version: it gets {value}, not {bare}.")
+            out.append(_f(
+                "DW-FLAG-QUOTED", severity, f"--{arg.name} has a quoted value: {value}", why,
+                f"Write it without quotes: --{arg.name}={bare} (in a unit, quote a whole word "
+                "only when it holds a blank; ${VAR} keeps quotes in the value, $VAR removes "
+                "them).", evidence=f"{where}: {' '.join(arg.tokens)}"))
     return out
 
 
@@ -704,7 +763,8 @@ def check_renewal(state: HostState) -> list[Finding]:
 
 CHECKS: list[Callable[[HostState], list[Finding]]] = [
     check_daemon, check_unreadable, check_rootless, check_tcp, check_config_drift,
-    check_daemon_json, check_hosts_conflict, check_unit, check_tls_settings, check_certs,
+    check_daemon_json, check_hosts_conflict, check_unit, check_quoted_flags,
+    check_tls_settings, check_certs,
     check_socket, check_docker_group, check_hardening, check_bench_gaps, check_material,
     check_renewal,
 ]

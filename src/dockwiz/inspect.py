@@ -741,7 +741,8 @@ def inspect_host(host: Host) -> HostState:
     # material where the tutorials leave it, even when daemon.json does not name it
     from dockwiz.pki.discover import discover_material
 
-    named = [p for c in state.certs for p in (c.path, c.key_path) if p]
+    # only paths dockerd could open: a quoted one ('"/x"', DW-FLAG-QUOTED) names no file
+    named = [p for c in state.certs for p in (c.path, c.key_path) if p and p.startswith("/")]
     state.found_material = discover_material(host, named)
     state.renewal = renewal_schedule(host)
     state.ca_rollover = host.resolve(PREVIOUS_CA_PATH).exists()
