@@ -8,10 +8,12 @@ TUI and the CLI all agree on what is wrong.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from dockwiz import dockerd_flags
 from dockwiz.daemon_facts import Exposure, unauthenticated_tcp_text
 from dockwiz.models.host_state import (
     SEVERITY_ORDER,
@@ -113,6 +115,27 @@ def check_rootless(state: HostState) -> list[Finding]:
 
 
 # -- TCP exposure and the v27 rule -----------------------------------------------------------
+_API_WARNING = re.compile(r"API is accessible on (https?)://(\S+?)\s+without")
+
+
+def daemon_says(state: HostState, listeners: Iterable[Listener], scheme: str) -> str:
+    """The daemon's own ``/info`` warnings about these endpoints (``scheme`` http: no
+    encryption; https: no client verification), quoted as an evidence suffix, or ""."""
+    wanted = {bind_key(lst) for lst in listeners}
+    quoted: list[str] = []
+    for warning in state.daemon_warnings:
+        first = warning.strip().splitlines()[0].strip() if warning.strip() else ""
+        m = _API_WARNING.search(first)
+        if m is None or m.group(1) != scheme:
+            continue
+        host, _, port = m.group(2).rpartition(":")
+        probe = Listener(kind="tcp", address=f"tcp://{m.group(2)}", host=host.strip("[]"),
+                         port=int(port) if port.isdigit() else None)
+        if bind_key(probe) in wanted:
+            quoted.append(f'"{first}"')
+    return f"; the daemon itself warns: {' '.join(quoted)}" if quoted else ""
+
+
 def check_tcp(state: HostState) -> list[Finding]:
     tcp = tcp_endpoints(state)
     remote = [t for t in tcp if not t.loopback]
@@ -123,21 +146,24 @@ def check_tcp(state: HostState) -> list[Finding]:
             "DW-TCP-PLAIN", "critical", "The Docker API is open over plain TCP on the network",
             "Anyone who can reach this port gets root on this host: the API is unencrypted and "
             "unauthenticated (any client can start a privileged container that mounts /).",
-            MTLS_FIX, cis="2.7", evidence=addresses(remote)))
+            MTLS_FIX, cis="2.7",
+            evidence=addresses(remote) + daemon_says(state, remote, "http")))
     elif remote and not state.tls.verifies_clients:
         out.append(_f(
             "DW-TCP-NOVERIFY", "critical",
             "TLS without client verification on a network address",
             "TLS only encrypts: without tlsverify and a CA, any client that can reach the port "
             "still gets root on this host.",
-            MTLS_FIX, cis="2.7", evidence=addresses(remote)))
+            MTLS_FIX, cis="2.7",
+            evidence=addresses(remote) + daemon_says(state, remote, "https")))
     if local and not state.tls.verifies_clients:
         out.append(_f(
             "DW-TCP-LOCAL", "high", "The Docker API listens on loopback TCP without mutual TLS",
             "Every local user and process (not only root and the docker group, which the unix "
             "socket's mode would enforce) gets root through this port.",
             "dockwiz plan --mode unix (drop TCP) or --mode mtls", cis="2.7",
-            evidence=addresses(local)))
+            evidence=addresses(local)
+            + daemon_says(state, local, "https" if state.tls.enabled else "http")))
     out.extend(check_v27(state, remote))
     return out
 
@@ -290,6 +316,64 @@ def check_unit(state: HostState) -> list[Finding]:
                       evidence=", ".join(overriding)))
     if unit.exists and unit.path is not None:
         out.extend(_file_mode("DW-UNIT-MODE", unit.path, unit.mode, None, 0o644, "3.2", "3.1"))
+    return out
+
+
+# -- quoted flag values ----------------------------------------------------------------------
+QUOTE_STRIPPING_TLS_FLAGS = frozenset({"tlscacert", "tlscert", "tlskey"})
+"""Flags whose value dockerd 20.10.24 unquotes (moby opts.QuotedString); measured: 26.1.5 and
+28.5.2 no longer do and open ``"/path"`` literally ("open \"/x\": no such file or
+directory", at a real start and at ``--validate``)."""
+
+
+def quoted_flag_values(argv: list[str]) -> list[dockerd_flags.Arg]:
+    """Options in a dockerd command line (as dockerd receives it, after systemd's unquoting)
+    whose value is wrapped in a pair of quotes, read by the one parser."""
+    return [a for a in dockerd_flags.parse_dockerd_args(argv).flags
+            if a.kind != "bool" and a.value is not None and len(a.value) >= 2
+            and a.value[0] == a.value[-1] and a.value[0] in "\"'"]
+
+
+def check_quoted_flags(state: HostState) -> list[Finding]:
+    """Quotes that reach dockerd as part of a value (``${VAR}`` substitution, an init script's
+    ``$DOCKER_OPTS``, a unit word quoted twice): per version, what dockerd does with them."""
+    sources: list[tuple[str, list[str]]] = []
+    if state.process is not None and state.process.argv:
+        sources.append(("the running dockerd's command line", state.process.argv))
+    if state.unit.exec_start:
+        sources.append((f"ExecStart of {state.unit.exec_start_source or 'docker.service'} "
+                        "(as systemd passes it)", state.unit.exec_start))
+    seen: set[tuple[str, str]] = set()
+    out: list[Finding] = []
+    major = state.version.major
+    for where, argv in sources:
+        for arg in quoted_flag_values(argv):
+            value = arg.value or ""
+            if (arg.name, value) in seen:
+                continue
+            seen.add((arg.name, value))
+            bare = value[1:-1]
+            tls_file = arg.name in QUOTE_STRIPPING_TLS_FLAGS
+            if tls_file and major is not None and major < 26:
+                severity: Severity = "low"
+                why = (f"dockerd {major} strips one pair of quotes around --{arg.name} (measured "
+                       "on 20.10.24), but 26.1.5 and 28.5.2 do not: after an upgrade dockerd "
+                       f"opens {value} literally, cannot load its TLS files and does not start.")
+            elif tls_file:
+                severity = "high"
+                why = (f"{'dockerd ' + str(major) if major else 'This dockerd'} takes the quotes "
+                       f"as part of the path (measured on 26.1.5 and 28.5.2: 'open {value}: no "
+                       "such file or directory'): TLS setup fails and the daemon does not "
+                       "start.")
+            else:
+                severity = "low"
+                why = (f"dockerd takes the quotes as part of --{arg.name}'s value on every "
+                       f"version: it gets {value}, not {bare}.")
+            out.append(_f(
+                "DW-FLAG-QUOTED", severity, f"--{arg.name} has a quoted value: {value}", why,
+                f"Write it without quotes: --{arg.name}={bare} (in a unit, quote a whole word "
+                "only when it holds a blank; ${VAR} keeps quotes in the value, $VAR removes "
+                "them).", evidence=f"{where}: {' '.join(arg.tokens)}"))
     return out
 
 
@@ -577,6 +661,56 @@ def check_hardening(state: HostState) -> list[Finding]:
     return out
 
 
+REMOTE_LOG_DRIVERS = frozenset({
+    "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "gcplogs", "logentries",
+    "etwlogs",
+})
+"""Log drivers that ship container logs off the container's own json-file (CIS 2.13)."""
+
+
+def check_bench_gaps(state: HostState) -> list[Finding]:
+    """CIS 2.12, 2.13 and 2.16: where docker-bench-security spoke and dockwiz was silent.
+
+    Info only: each is a choice with a real cost, not a hole an attacker walks through."""
+    if not state.docker_installed and not state.daemon_json.exists:
+        return []
+    out: list[Finding] = []
+    plugins = option(state, "authorization-plugins")
+    if not plugins:
+        out.append(_f(
+            "DW-NO-AUTHZ", "info", "No authorization plugin limits what API clients may do",
+            "Whoever reaches the API (socket, docker group, a client certificate) may do "
+            "everything, root on the host included; an authorization plugin (e.g. Open Policy "
+            "Agent's) can refuse privileged containers or host mounts per user.",
+            "Only where several people share a daemon: install a plugin and set "
+            '"authorization-plugins": ["NAME"] in daemon.json. Cost: a plugin that is down '
+            "blocks every API call, and its policy must be maintained.", cis="2.12"))
+    driver = option(state, "log-driver")
+    if driver is None or str(driver) not in REMOTE_LOG_DRIVERS:
+        shown = driver or "json-file (the default)"
+        out.append(_f(
+            "DW-LOG-LOCAL", "info", "Container logs stay on this host only",
+            "With a local log driver an intruder who gets root here can erase the traces; a "
+            "central log store keeps them.",
+            'Set "log-driver" to syslog or journald (forwarded by the host\'s log shipper), '
+            "or gelf/fluentd to a collector. Cost: 'docker logs' keeps working only with "
+            "journald/local or dual logging (Docker 20.10+), and the collector must be run.",
+            cis="2.13", evidence=f"log-driver: {shown}"))
+    proxy = option(state, "userland-proxy")
+    if proxy is None or _truthy(proxy):
+        out.append(_f(
+            "DW-USERLAND-PROXY", "info", "The userland proxy (docker-proxy) is on",
+            "Every published port runs a docker-proxy process as root: more code exposed to "
+            "the network than the kernel's NAT rules that do the same job.",
+            'Set "userland-proxy": false in daemon.json (the dockwiz hardening option '
+            "userland-proxy). Cost: hairpin NAT (a container reaching its own published "
+            "port via the host's address) then relies on iptables, and setups without "
+            "iptables or with IPv6 published on loopback break.", cis="2.16",
+            evidence="userland-proxy: " + ("true (the default)" if proxy is None else
+                                           str(proxy).lower())))
+    return out
+
+
 def renew_fix(role: str) -> str:
     """The fix for findings.py's DW-CERT-EXPIRING / DW-CERT-EXPIRED (the 30-day finding, judged
     by pki.checks.expiry with RENEW_BEFORE_DAYS, the window ``renew`` uses too)."""
@@ -629,7 +763,8 @@ def check_renewal(state: HostState) -> list[Finding]:
 
 CHECKS: list[Callable[[HostState], list[Finding]]] = [
     check_daemon, check_unreadable, check_rootless, check_tcp, check_config_drift,
-    check_daemon_json, check_hosts_conflict, check_unit, check_tls_settings, check_certs,
-    check_socket, check_docker_group, check_hardening, check_material,
+    check_daemon_json, check_hosts_conflict, check_unit, check_quoted_flags,
+    check_tls_settings, check_certs,
+    check_socket, check_docker_group, check_hardening, check_bench_gaps, check_material,
     check_renewal,
 ]

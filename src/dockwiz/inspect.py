@@ -543,21 +543,30 @@ def unix_get(sock_path: Path, url: str, timeout: float = API_TIMEOUT) -> tuple[i
     return int(status[1]), body
 
 
-def query_api(sock: Path, version: DockerVersion, notes: _Notes) -> int | None:
-    """``GET /version`` and ``/containers/json``: the server's own version, running count."""
+def query_api(sock: Path, version: DockerVersion, notes: _Notes,
+              warnings: list[str] | None = None) -> int | None:
+    """``GET /version`` and ``GET /info``: the server's own version, the running containers,
+    and the daemon's own warnings (26+ says "API is accessible on http://... without
+    encryption", which the TCP findings quote). Two requests, as before ``/info`` replaced
+    ``/containers/json``: its ``ContainersRunning`` is the same count."""
     try:
         status, body = unix_get(sock, "/version")
         if status == 200:
             data = json.loads(body)
             version.api_server = data.get("Version")
             version.api_version = data.get("ApiVersion")
-        status, body = unix_get(sock, "/containers/json")
-        if status == 200:
-            return len(json.loads(body))
-        notes.add(f"API at {sock}", f"HTTP {status} for /containers/json")
+        status, body = unix_get(sock, "/info")
+        if status != 200:
+            notes.add(f"API at {sock}", f"HTTP {status} for /info")
+            return None
+        info = json.loads(body)
+        if warnings is not None:
+            warnings.extend(w for w in info.get("Warnings") or [] if isinstance(w, str))
+        running = info.get("ContainersRunning")
+        return running if isinstance(running, int) else None
     except ApiError as exc:
         notes.add(f"API at {sock}", str(exc))
-    except ValueError as exc:
+    except (ValueError, AttributeError) as exc:
         notes.add(f"API at {sock}", f"unexpected answer ({exc})")
     return None
 
@@ -714,7 +723,8 @@ def inspect_host(host: Host) -> HostState:
     if process is not None:
         api = api_socket(host, process.pid, state.listeners, sock_path)
         if api is not None:
-            state.running_containers = query_api(api, state.version, notes)
+            state.running_containers = query_api(api, state.version, notes,
+                                                 state.daemon_warnings)
     if runs_binary and state.version.binary is None:
         state.version.binary = state.version.api_server or BinaryVersion(host, dockerd).get(notes)
 
@@ -731,7 +741,8 @@ def inspect_host(host: Host) -> HostState:
     # material where the tutorials leave it, even when daemon.json does not name it
     from dockwiz.pki.discover import discover_material
 
-    named = [p for c in state.certs for p in (c.path, c.key_path) if p]
+    # only paths dockerd could open: a quoted one ('"/x"', DW-FLAG-QUOTED) names no file
+    named = [p for c in state.certs for p in (c.path, c.key_path) if p and p.startswith("/")]
     state.found_material = discover_material(host, named)
     state.renewal = renewal_schedule(host)
     state.ca_rollover = host.resolve(PREVIOUS_CA_PATH).exists()

@@ -551,6 +551,8 @@ def _plan_hardening(work: _Work) -> None:
         want("no-new-privileges", True)
     if h.userns_remap and not work.data.get("userns-remap") and "userns-remap" not in flag_value:
         _set_key(work.data, "userns-remap", "default")
+    if h.userland_proxy_off:
+        want("userland-proxy", False)
     if h.log_rotation:
         driver = work.data.get("log-driver") or (
             flag_value["log-driver"].value if "log-driver" in flag_value else None

@@ -232,12 +232,50 @@ def _expand_word(word: str, env: Mapping[str, str]) -> list[str]:
     substituted in place and always yields exactly one word; '$$' is a literal '$'."""
     whole = _WHOLE_VAR.fullmatch(word)
     if whole:
-        return [w for w in re.split(r"[ \t\n\r]+", env.get(whole.group(1), "")) if w]
+        return split_var_value(env.get(whole.group(1), ""))
 
     def sub(m: re.Match[str]) -> str:
         return "$" if m.group(0) == "$$" else env.get(m.group(1), "")
 
     return [_VAR.sub(sub, word)]
+
+
+def split_var_value(value: str) -> list[str]:
+    """A ``$VAR`` value as systemd splits it into words: extract_first_word with
+    EXTRACT_RELAX|EXTRACT_UNQUOTE (env-util.c, replace_env_argv). Quotes are removed wherever
+    they are (``--tlscacert="/x"`` gives ``--tlscacert=/x``, checked against systemd 252 in
+    tests/e2e/test_quoted_flags_e2e.py), a backslash keeps the next character, an unbalanced
+    quote or a trailing backslash ends the word (RELAX)."""
+    words: list[str] = []
+    i, n = 0, len(value)
+    while True:
+        while i < n and value[i] in _WS:
+            i += 1
+        if i >= n:
+            return words
+        out: list[str] = []
+        quote = ""
+        while i < n:
+            c = value[i]
+            if c == "\\":
+                if i + 1 < n:
+                    out.append(value[i + 1])
+                i += 2
+            elif quote:
+                if c == quote:
+                    quote = ""
+                else:
+                    out.append(c)
+                i += 1
+            elif c in _WS:
+                break
+            elif c in "\"'":
+                quote = c
+                i += 1
+            else:
+                out.append(c)
+                i += 1
+        words.append("".join(out))
 
 
 def _split_commands(value: str) -> list[list[_Word]]:

@@ -327,3 +327,76 @@ def test_renewal_unscheduled_and_rollover_come_from_the_host_state() -> None:
     state.ca_rollover = True
     found = ids(state)
     assert "DW-RENEW-UNSCHEDULED" not in found and found.get("DW-RENEW-ROLLOVER") == "low"
+
+
+# -- where docker-bench-security spoke and dockwiz was silent (CIS 2.12, 2.13, 2.16) ---------
+def test_bench_gaps_on_a_stock_daemon_are_info_with_cis_ids() -> None:
+    state = make_state(data={})
+    for id_, cis in (("DW-NO-AUTHZ", "2.12"), ("DW-LOG-LOCAL", "2.13"),
+                     ("DW-USERLAND-PROXY", "2.16")):
+        finding = by_id(state, id_)
+        assert finding.severity == "info" and finding.cis == cis
+        assert finding.why and "Cost" in finding.fix
+    assert "json-file" in (by_id(state, "DW-LOG-LOCAL").evidence or "")
+    assert "userland-proxy" in by_id(state, "DW-USERLAND-PROXY").fix
+
+
+def test_authorization_plugin_silences_2_12() -> None:
+    assert "DW-NO-AUTHZ" not in ids(make_state(data={"authorization-plugins": ["opa"]}))
+    flagged = make_state(data={}, flag_options={"authorization-plugins": ["opa"]})
+    assert "DW-NO-AUTHZ" not in ids(flagged)
+
+
+def test_remote_log_driver_silences_2_13_and_local_ones_do_not() -> None:
+    for driver in ("syslog", "journald", "gelf", "fluentd"):
+        assert "DW-LOG-LOCAL" not in ids(make_state(data={"log-driver": driver}))
+    local = by_id(make_state(data={"log-driver": "local"}), "DW-LOG-LOCAL")
+    assert local.evidence == "log-driver: local"
+    assert "DW-LOG-LOCAL" not in ids(make_state(data={}, flag_options={"log-driver": "syslog"}))
+
+
+def test_userland_proxy_off_silences_2_16() -> None:
+    assert "DW-USERLAND-PROXY" not in ids(make_state(data={"userland-proxy": False}))
+    assert "DW-USERLAND-PROXY" not in ids(
+        make_state(data={}, flag_options={"userland-proxy": False}))
+    on = by_id(make_state(data={"userland-proxy": True}), "DW-USERLAND-PROXY")
+    assert on.evidence == "userland-proxy: true"
+
+
+def test_bench_gaps_are_silent_without_docker() -> None:
+    state = make_state(data={}, docker_installed=False).model_copy(
+        update={"daemon_json": DaemonJsonState(path="/etc/docker/daemon.json", exists=False)})
+    assert not {"DW-NO-AUTHZ", "DW-LOG-LOCAL", "DW-USERLAND-PROXY"} & set(ids(state))
+
+
+# -- the daemon's own words (GET /info Warnings) in the evidence -----------------------------
+PLAIN_28 = ("[DEPRECATION NOTICE]: API is accessible on http://0.0.0.0:2375 without encryption."
+            "\n         Access to the remote API is equivalent to root access on the host.")
+NOVERIFY_20 = ("WARNING: API is accessible on https://0.0.0.0:2376 without TLS client "
+               "verification.\n         Access to the remote API is equivalent to root access.")
+
+
+def test_plain_tcp_evidence_quotes_the_daemons_warning() -> None:
+    state = make_state(data=SEED_004, hosts=[tcp("0.0.0.0", 2375)], version="28.5.2",
+                       daemon_warnings=[PLAIN_28, "WARNING: bridge-nf-call-iptables is disabled"])
+    evidence = by_id(state, "DW-TCP-PLAIN").evidence or ""
+    assert evidence.startswith("tcp://0.0.0.0:2375")
+    assert ('the daemon itself warns: "[DEPRECATION NOTICE]: API is accessible on '
+            'http://0.0.0.0:2375 without encryption."') in evidence
+    assert "bridge-nf" not in evidence and "root access" not in evidence  # first line only
+
+
+def test_noverify_evidence_quotes_the_daemon_and_only_for_its_endpoint() -> None:
+    state = make_state(data=SEED_004_TLS, hosts=[tcp("0.0.0.0", 2376)],
+                       daemon_warnings=[NOVERIFY_20, PLAIN_28])
+    evidence = by_id(state, "DW-TCP-NOVERIFY").evidence or ""
+    assert '"WARNING: API is accessible on https://0.0.0.0:2376 without TLS client ' in evidence
+    assert "http://0.0.0.0:2375" not in evidence  # another endpoint, another scheme
+    elsewhere = make_state(data=SEED_004_TLS, hosts=[tcp("10.0.0.5", 2376)],
+                           daemon_warnings=[NOVERIFY_20])
+    assert "daemon itself" not in (by_id(elsewhere, "DW-TCP-NOVERIFY").evidence or "")
+
+
+def test_no_daemon_warnings_leave_evidence_as_before() -> None:
+    state = make_state(data=SEED_004, hosts=[tcp("0.0.0.0", 2375)])
+    assert by_id(state, "DW-TCP-PLAIN").evidence == "tcp://0.0.0.0:2375"

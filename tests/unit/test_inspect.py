@@ -559,3 +559,72 @@ def test_a_root_that_is_not_a_directory_is_a_user_error(
     assert main(["inspect", "--root", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "is not a directory" in err and "fix:" in err
+
+
+# -- the daemon's own view: GET /version and GET /info over the socket -----------------------
+def _serve_api(path: Path, answers: dict[str, tuple[int, bytes]]) -> Iterator[list[str]]:
+    """A stand-in API on a unix socket: answers ``answers[url]``; yields the URLs asked."""
+    import socketserver
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            url = self.rfile.readline().decode().split()[1]
+            while self.rfile.readline().strip():
+                pass
+            asked.append(url)
+            status, body = answers.get(url, (404, b"{}"))
+            self.wfile.write(f"HTTP/1.0 {status} X\r\nContent-Type: application/json\r\n\r\n"
+                             .encode() + body)
+
+    server = socketserver.UnixStreamServer(str(path), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+WARNING_28 = ("[DEPRECATION NOTICE]: API is accessible on http://0.0.0.0:2375 without "
+              "encryption.\n         Access to the remote API is equivalent to root access on "
+              "the host.")
+
+
+def test_query_api_reads_version_running_count_and_warnings(tmp_path: Path) -> None:
+    from dockwiz.inspect import _Notes, query_api
+    from dockwiz.models.host_state import DockerVersion
+
+    sock = tmp_path / "d.sock"
+    info = {"ContainersRunning": 2, "Warnings": [WARNING_28, 7]}
+    answers = {"/version": (200, b'{"Version": "28.5.2", "ApiVersion": "1.51"}'),
+               "/info": (200, json.dumps(info).encode())}
+    gen = _serve_api(sock, answers)
+    asked = next(gen)
+    version, notes, warnings = DockerVersion(), _Notes(), []
+    try:
+        running = query_api(sock, version, notes, warnings)
+    finally:
+        gen.close()
+    assert asked == ["/version", "/info"]  # two requests, as before /info replaced the list
+    assert running == 2 and version.api_server == "28.5.2" and version.api_version == "1.51"
+    assert warnings == [WARNING_28] and notes.unreadable == []
+
+
+def test_query_api_notes_a_failing_info(tmp_path: Path) -> None:
+    from dockwiz.inspect import _Notes, query_api
+    from dockwiz.models.host_state import DockerVersion
+
+    sock = tmp_path / "d.sock"
+    gen = _serve_api(sock, {"/version": (200, b'{"Version": "20.10.24"}'),
+                            "/info": (500, b"{}")})
+    next(gen)
+    notes, warnings = _Notes(), []
+    try:
+        assert query_api(sock, DockerVersion(), notes, warnings) is None
+    finally:
+        gen.close()
+    assert warnings == [] and any("HTTP 500 for /info" in u for u in notes.unreadable)

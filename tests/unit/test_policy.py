@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import shlex
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -28,6 +30,7 @@ from dockwiz.policy import (
     valid_host,
     valid_user_name,
 )
+from plan_helpers import apply_files, make_root, pin_version, plan_for
 
 
 def state(version: str | None = "27.3.1", **extra: object) -> HostState:
@@ -277,9 +280,10 @@ def test_ssh_context_line_is_always_one_command(user: str, host: str) -> None:
 
 def test_hardening_options_are_complete() -> None:
     keys = {o.key for o in HARDENING_OPTIONS}
-    assert keys == {"live-restore", "icc", "no-new-privileges", "userns-remap", "log-rotation"}
+    assert keys == {"live-restore", "icc", "no-new-privileges", "userns-remap",
+                    "userland-proxy", "log-rotation"}
     cis = {o.key: o.cis for o in HARDENING_OPTIONS}
-    assert cis["icc"] == "2.2" and cis["userns-remap"] == "2.9"
+    assert cis["icc"] == "2.2" and cis["userns-remap"] == "2.9" and cis["userland-proxy"] == "2.16"
     assert cis["no-new-privileges"] == "2.14" and cis["live-restore"] == "2.15"
     assert all(o.why and o.cost for o in HARDENING_OPTIONS)
     assert all(hasattr(Hardening(), o.field) for o in HARDENING_OPTIONS)
@@ -305,3 +309,37 @@ def test_key_type_and_client_name_checked_up_front() -> None:
 def test_log_size_is_validated() -> None:
     with pytest.raises(ValueError):
         Hardening(log_rotation=True, log_max_size="10 MB")
+
+
+def test_userland_proxy_option_says_what_it_costs() -> None:
+    opt = next(o for o in HARDENING_OPTIONS if o.key == "userland-proxy")
+    assert opt.daemon_key == "userland-proxy" and not opt.reloadable
+    assert "docker-proxy" in opt.why and "iptables" in opt.cost and "Hairpin" in opt.cost
+    assert Hardening.from_keys(["userland-proxy"]).userland_proxy_off
+
+
+@pytest.mark.parametrize("start", ["{}\n", '{\n  "userland-proxy": true\n}\n'])
+def test_userland_proxy_is_planned_into_daemon_json_once(
+        start: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plan writes "userland-proxy": false; planning again from the result is empty."""
+    pin_version(monkeypatch, "20.10.24+dfsg1")
+    root = make_root(tmp_path, start, {})
+    intent = Intent(mode=Mode.UNIX, hardening=Hardening(userland_proxy_off=True))
+    first = plan_for(root, intent)
+    (change,) = [f for f in first.files if f.path == "/etc/docker/daemon.json"]
+    assert json.loads(change.after or "")["userland-proxy"] is False
+    assert '"userland-proxy": false' in (change.after or "")
+    apply_files(root, first)
+    assert plan_for(root, intent).is_empty
+
+
+def test_userland_proxy_already_off_by_flag_needs_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_version(monkeypatch, "20.10.24+dfsg1")
+    unit = ("[Service]\nExecStart=\nExecStart=/usr/bin/dockerd --userland-proxy=false "
+            "-H unix:///var/run/docker.sock\n")
+    root = make_root(tmp_path, "{}\n", {"override.conf": unit})
+    intent = Intent(mode=Mode.UNIX, hardening=Hardening(userland_proxy_off=True))
+    plan = plan_for(root, intent)
+    assert not any("userland-proxy" in (f.after or "") for f in plan.files
+                   if f.path == "/etc/docker/daemon.json")

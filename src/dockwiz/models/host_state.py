@@ -261,6 +261,8 @@ class HostState(BaseModel):
     userns_remap: str | None = None
     live_restore: bool = False
     running_containers: int | None = None
+    daemon_warnings: list[str] = Field(default_factory=list)
+    """The daemon's own ``GET /info`` Warnings, verbatim (empty when it was not asked)."""
     certs: list[CertInfo] = Field(default_factory=list)
     found_material: list[FoundMaterial] = Field(default_factory=list)
     renewal: RenewalSchedule | None = None

@@ -53,6 +53,7 @@ class Hardening(BaseModel):
     icc_off: bool = False
     no_new_privileges: bool = False
     userns_remap: bool = False
+    userland_proxy_off: bool = False
     log_rotation: bool = False
     log_max_size: str = Field(default="10m", pattern=r"^[0-9]+[kmg]?$")
     log_max_file: int = Field(default=3, ge=1)
@@ -132,6 +133,19 @@ HARDENING_OPTIONS: list[HardeningOption] = [
         "storage directory) until it is switched off again; --privileged and host "
         "namespaces need --userns=host.",
         cis="2.9",
+    ),
+    HardeningOption(
+        key="userland-proxy",
+        field="userland_proxy_off",
+        title="Published ports through the kernel's NAT, not docker-proxy",
+        daemon_key="userland-proxy",
+        why="With the userland proxy every published port runs a docker-proxy process as root "
+        "that handles the traffic; without it the kernel's NAT rules do the same job with less "
+        "code exposed to the network.",
+        cost="Hairpin NAT (a container reaching its own published port through the host's "
+        "address) then needs iptables; setups without iptables, or that publish IPv6 ports or "
+        "reach them on loopback, can break.",
+        cis="2.16",
     ),
     HardeningOption(
         key="log-rotation",
