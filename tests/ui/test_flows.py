@@ -186,8 +186,10 @@ async def test_fd_socket_to_mtls(lab_factory: Callable[..., Lab]) -> None:
         await pilot.press("n")  # Finish
     assert app.return_code == 0
     config = lab.host().read_text("/etc/docker/daemon.json")
-    assert '"tlsverify": true' in config and f"tcp://{lab.info.address}:2376" in config
-    assert '"no-new-privileges": true' in config
+    assert '"tlsverify": true' in config and '"no-new-privileges": true' in config
+    # socket activation kept (issue 12 §1b): the TCP host sits beside -H fd:// in the drop-in
+    dropin = lab.host().read_text("/etc/systemd/system/docker.service.d/dockwiz.conf")
+    assert "-H fd://" in dropin and f"-H tcp://{lab.info.address}:2376" in dropin
 
 
 async def test_insecure_tcp_to_mtls(lab_factory: Callable[..., Lab]) -> None:
