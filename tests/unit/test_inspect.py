@@ -36,7 +36,7 @@ from dockwiz.inspect import (
     resolve_in_root,
     to_listener,
 )
-from dockwiz.lab.lab import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
+from dockwiz.lab.scenarios import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
 from dockwiz.models.host_state import HostState
 
 SEED_001 = """{
