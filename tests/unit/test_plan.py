@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from dockwiz import daemon_json as dj
 from dockwiz import diffs, systemd
 from dockwiz.diffs import plan_diff
+from dockwiz.docker_paths import DROPIN_PATH
 from dockwiz.effective import allowed_tcp, derive, forbidden_tcp
 from dockwiz.errors import DockwizError
 from dockwiz.host import Host
@@ -24,7 +25,6 @@ from dockwiz.models.host_state import Listener
 from dockwiz.models.intent import Hardening, Intent, Mode
 from dockwiz.models.plan import Plan
 from dockwiz.plan import (
-    DROPIN_PATH,
     build_plan,
     load_plan,
     rewrite_exec_start,

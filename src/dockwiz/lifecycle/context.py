@@ -27,7 +27,7 @@ class DayTwo:
     """The secured daemon as it runs now (read once per plan)."""
 
     def __init__(self, host: Host, state: HostState) -> None:
-        from dockwiz.plan import _endpoints_before
+        from dockwiz.plan import endpoints_before
 
         self.host = host
         self.state = state
@@ -37,7 +37,7 @@ class DayTwo:
         self.cert_path = tls.tlscert or ""
         self.key_path = tls.tlskey or ""
         self.trust_path = tls.tlscacert or ""
-        self.endpoints: list[Endpoint] = _endpoints_before(state)
+        self.endpoints: list[Endpoint] = endpoints_before(state)
 
     # -- reading ------------------------------------------------------------------------------
     def require_tls(self) -> None:
