@@ -32,7 +32,6 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -788,21 +787,11 @@ def _decode(raw: bytes) -> tuple[str, JsonProblem | None]:
         )
 
 
-def resolve_host_path(host: Host, host_path: str) -> str:
-    """Deprecated spelling of :meth:`Host.resolve_host_path` (kept while callers move)."""
-    return host.resolve_host_path(host_path)
-
-
-def resolve_in_root(host: Host, host_path: str) -> Path:
-    """Deprecated spelling of :meth:`Host.resolve` (kept while callers move)."""
-    return host.resolve(host_path)
-
-
 def read_daemon_json(host: Host, path: str = DEFAULT_PATH) -> DaemonJsonState:
     """Observe daemon.json on ``host``; never raises for content or permission problems."""
     state = DaemonJsonState(path=path, exists=False)
     try:
-        local = resolve_in_root(host, path)
+        local = host.resolve(path)
         st = local.stat()
     except PermissionError:
         state.exists = True  # a directory on the way is closed to us: it may well be there

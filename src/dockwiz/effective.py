@@ -335,7 +335,7 @@ def _copy_in(host: Host, host_path: str, scratch: Path) -> None:
     an empty file, which systemd also reads as masked (systemd.unit(5))."""
     target = scratch / host_path.lstrip("/")
     try:
-        resolved = daemon_json.resolve_host_path(host, host_path)
+        resolved = host.resolve_host_path(host_path)
         if resolved == "/dev/null":
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("")

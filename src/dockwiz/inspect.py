@@ -85,7 +85,6 @@ def _reason(reason: object) -> str:
 # -- paths inside the root -------------------------------------------------------------------
 # Symlinks resolve inside the root (``var/run -> /run`` means the root's /run): the one
 # resolver, shared with daemon.json reading.
-resolve_in_root = daemon_json.resolve_in_root
 
 
 def _host_view(host: Host, local: str) -> str:
@@ -164,7 +163,7 @@ def read_accounts(host: Host, notes: _Notes) -> Accounts:
 def _read_lines(host: Host, host_path: str, notes: _Notes) -> list[str] | None:
     """Non-comment lines; None when the file is missing or unreadable (noted)."""
     try:
-        text = resolve_in_root(host, host_path).read_text(encoding="utf-8", errors="replace")
+        text = host.resolve(host_path).read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return None
     except Problem as exc:
@@ -217,7 +216,7 @@ def _belongs_to_root(
     claimed = _flag_values(argv, "pidfile")
     if any(_same_file(p, pidfile) for p in claimed):
         return True
-    config = resolve_in_root(host, "/etc/docker/daemon.json")
+    config = host.resolve("/etc/docker/daemon.json")
     return any(_same_file(c, config) for c in _flag_values(argv, "config-file"))
 
 
@@ -248,7 +247,7 @@ def find_daemon(
     otherwise the machine's dockerd (not a lab's, whose pidfile lives elsewhere)."""
     for host_path in candidates:
         try:
-            local = resolve_in_root(host, host_path)
+            local = host.resolve(host_path)
         except Problem as exc:
             notes.add(host_path, exc)
             continue
@@ -439,7 +438,7 @@ def socket_host_path(configured: list[Listener], socket_unit: SocketUnitState) -
 
 def socket_file(host: Host, host_path: str, accounts: Accounts, notes: _Notes) -> SocketFile:
     try:
-        st = os.lstat(resolve_in_root(host, host_path))
+        st = os.lstat(host.resolve(host_path))
     except FileNotFoundError:
         return SocketFile(path=host_path, exists=False)
     except Problem as exc:
@@ -507,7 +506,7 @@ def api_socket(host: Host, pid: int, observed: list[Listener], fallback: str) ->
 
 def _safe_resolve(host: Host, path: str) -> Path | None:
     try:
-        return resolve_in_root(host, path)
+        return host.resolve(path)
     except Problem:
         return None
 

@@ -25,8 +25,6 @@ from pydantic import BaseModel, Field
 from dockwiz.daemon_json import (
     SKIP_DUPLICATES,
     flattened_items,
-    resolve_host_path,
-    resolve_in_root,
 )
 from dockwiz.docker_paths import SOCKET_URL
 from dockwiz.dockerd_flags import FLAGS_BY_NAME, DockerdFlag
@@ -446,7 +444,7 @@ def _env_value(value: str) -> str:
 def _locate(host: Host, path: str) -> tuple[str, Path] | None:
     """(resolved host path, local path), following symlinks inside the host root."""
     try:
-        resolved = resolve_host_path(host, path)
+        resolved = host.resolve_host_path(path)
     except (OSError, ValueError):
         return None
     return resolved, host.path(resolved)
@@ -506,7 +504,7 @@ class _Loaded:
 
 def _read(host: Host, path: str) -> tuple[str | None, str | None]:
     try:
-        local = resolve_in_root(host, path)
+        local = host.resolve(path)
         return local.read_text(encoding="utf-8", errors="replace"), None
     except PermissionError:
         return None, f"{path}: permission denied"
@@ -524,7 +522,7 @@ def _load(host: Host, name: str) -> _Loaded:
         loaded.problems.append(f"{name} is masked ({fragment} is empty or links to /dev/null)")
         return loaded
     with contextlib.suppress(OSError, ValueError):
-        loaded.fragment_mode = stat.S_IMODE(resolve_in_root(host, fragment).stat().st_mode)
+        loaded.fragment_mode = stat.S_IMODE(host.resolve(fragment).stat().st_mode)
     for path in [fragment, *find_dropins(host, name)]:
         if path != fragment and _is_null(host, path):
             continue

@@ -33,7 +33,6 @@ from dockwiz.inspect import (
     configured_hosts,
     inspect_host,
     read_accounts,
-    resolve_in_root,
     to_listener,
 )
 from dockwiz.lab.scenarios import DEBIAN_DOCKER_SERVICE, DEBIAN_DOCKER_SOCKET
@@ -431,13 +430,13 @@ def test_symlinks_resolve_inside_the_root(tmp_path: Path) -> None:
     root = debian_root(tmp_path)
     put(root, "/run/docker.pid", "123\n")
     host = Host(root)
-    assert resolve_in_root(host, "/var/run/docker.pid") == root / "run" / "docker.pid"
+    assert host.resolve("/var/run/docker.pid") == root / "run" / "docker.pid"
     (root / "etc").mkdir(exist_ok=True)
     (root / "etc" / "up").symlink_to("../../../../../../../etc")
-    assert resolve_in_root(host, "/etc/up/passwd") == root / "etc" / "passwd"
+    assert host.resolve("/etc/up/passwd") == root / "etc" / "passwd"
     (root / "loop").symlink_to("/loop")
     with pytest.raises(OSError):
-        resolve_in_root(host, "/loop/x")
+        host.resolve("/loop/x")
 
 
 @settings(max_examples=60, deadline=None)
@@ -450,7 +449,7 @@ def test_resolution_never_leaves_the_root(target: list[str], query: list[str]) -
         link = "/".join(target).replace("//", "/")
         (root / "link").symlink_to(link)
         try:
-            resolved = resolve_in_root(Host(root), "/" + "/".join(query))
+            resolved = Host(root).resolve("/" + "/".join(query))
         except OSError:
             return
         assert resolved == root or root in resolved.parents
