@@ -4,6 +4,12 @@ Every finding says what the daemon really does (DOMAIN.md: the v27 rule, the 15 
 the hosts conflict, the silent ~/.docker fallback), the concrete fix, and the CIS Docker
 Benchmark id where the benchmark has one. Pure function of the state: no I/O, so the plan, the
 TUI and the CLI all agree on what is wrong.
+
+One module on purpose (~770 lines): it is one family, the checks in ``CHECKS``, each a small
+pure function of the HostState; read top to bottom it is the list an auditor works through,
+and every check shares the same few helpers (``_f``, ``tcp_endpoints``, ``addresses``).
+Certificates are judged in pki/checks.py, TCP sources found in effective.py: findings only
+word them.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ from /proc/PID/net, the daemon's own network namespace (a lab's 10.x address inc
 
 Nothing here raises for a host that is merely unusual (no docker, daemon down, not root, broken
 daemon.json): what could not be seen goes to ``HostState.unreadable`` with the reason.
+
+One module on purpose (~780 lines): the inspection of one host, its steps in the order they
+depend on each other (the daemon process, its flags and pidfile, the files, the API, the
+sockets, the accounts, the certificates); each reader is small and the order is the story.
+Judging is elsewhere: findings.py, pki/checks.py, effective.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ order (an empty ``ExecStart=`` resets the list), and ``$VAR``/``${VAR}`` expande
 Environment= and EnvironmentFile= (Debian's docker.io unit passes ``$DOCKER_OPTS`` from
 /etc/default/docker). All semantics follow systemd.syntax(7), systemd.unit(5),
 systemd.service(5) and systemd.exec(5); dockerd's flags are read by dockerd_flags (pflag's rules).
+
+One module on purpose (~830 lines): systemd's rules for a unit (search path, drop-in order
+and masking, ``ExecStart=`` resets, quoting, ``$VAR`` expansion) only make sense together, and
+a split would put half of one rule in each file; effective.py builds on it for listeners.
 """
 
 from __future__ import annotations
