@@ -706,3 +706,43 @@ def test_a_source_dockwiz_cannot_rewrite_is_refused(tmp_path: Path, pinned: None
     write(tmp_path, "/etc/default/docker", 'DOCKER_OPTS="-H tcp://0.0.0.0:2375"\n')
     with pytest.raises(DockwizError, match="cannot remove every TCP listener"):
         plan_for(tmp_path, Intent(mode=Mode.UNIX))
+
+
+def test_wildcard_listen_without_san_plans_the_dialable_names(tmp_path: Path) -> None:
+    """Issue 14 §4: the CLI no longer refuses a wildcard listen without --san; like the wizard
+    it plans the names and addresses clients can dial (never a container bridge), and the
+    preview lists them."""
+    from dockwiz.host import Host
+    from dockwiz.plan import plan_for_host
+
+    root = make_root(tmp_path, "{}\n", {})
+    write(root, "/etc/hostname", "web1\n")
+    write(root, "/etc/hosts", "127.0.0.1 localhost\n10.0.0.5 web1.example.com web1\n")
+    _, plan = plan_for_host(Host(root), Intent(mode=Mode.MTLS, listen_host="0.0.0.0",
+                                               docker_version="28.5.2"))
+    server = next(c for c in plan.certs if c.role == "server")
+    assert "web1.example.com" in server.dns_names
+    assert not any(ip.startswith("172.17.") for ip in server.ip_addresses)
+    assert "web1.example.com" in plan_diff(plan)
+
+
+def test_an_encrypted_ca_key_is_refused_at_plan_time(tmp_path: Path) -> None:
+    """Issue 12 §6: a passphrase-protected CA key used to pass the plan as 'reuse' and fail at
+    apply; the plan now says it cannot sign with it and how out."""
+    from cryptography.hazmat.primitives import serialization
+
+    from dockwiz import pki
+    from dockwiz.host import Host
+    from dockwiz.plan import plan_for_host
+
+    root = make_root(tmp_path, "{}\n", {})
+    ca = pki.issue_ca("test CA")
+    write(root, "/etc/dockwiz/ca/ca.pem", ca.cert.public_bytes(serialization.Encoding.PEM).decode())
+    encrypted = ca.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"secret"))
+    write(root, "/etc/dockwiz/ca/ca-key.pem", encrypted.decode(), 0o400)
+    with pytest.raises(DockwizError) as err:
+        plan_for_host(Host(root), Intent(mode=Mode.MTLS, listen_host="10.0.0.5",
+                                         sans_ip=["10.0.0.5"], docker_version="28.5.2"))
+    assert "is encrypted" in err.value.message and "--no-reuse" in (err.value.hint or "")

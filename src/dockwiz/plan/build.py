@@ -4,6 +4,7 @@ and saved plans."""
 from __future__ import annotations
 
 import json
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from dockwiz.policy import (
     effective_major,
     is_loopback,
     is_wildcard,
+    resolve_listen_host,
     ssh_context_line,
     v27_rules_apply,
 )
@@ -252,10 +254,49 @@ def plan_for_host(host: Host, intent: Intent) -> tuple[HostState, Plan]:
     from dockwiz.inspect import inspect_host
 
     state = observe_material(host, inspect_host(host), intent)
+    intent = _with_default_sans(host, state, intent)
     plan = build_plan(state, intent, other_listeners=other_listeners(state),
                       sources=effective.derive(host))
     check_plan_result(host, plan)
+    _check_ca_key_usable(host, plan)
     return state, plan
+
+
+def _with_default_sans(host: Host, state: HostState, intent: Intent) -> Intent:
+    """A TCP mode on every interface without --san: the names and addresses clients can really
+    dial (pki.default_sans: the host's own addresses, never a container bridge), shown in the
+    plan's preview, so the CLI and the wizard behave alike (issue 14 §4)."""
+    from dockwiz import pki
+
+    if intent.mode not in TCP_MODES or intent.sans_dns or intent.sans_ip:
+        return intent
+    listen = resolve_listen_host(state, intent)
+    if not is_wildcard(listen):
+        return intent
+    dns, ips = pki.default_sans(host, listen)
+    if not dns and not ips:
+        return intent
+    return intent.model_copy(update={"sans_dns": dns, "sans_ip": ips})
+
+
+def _check_ca_key_usable(host: Host, plan: Plan) -> None:
+    """A passphrase-protected CA key cannot sign at apply time (dockwiz asks no passphrase in
+    a transaction): say so at plan time instead of failing half-way (issue 12 §6)."""
+    from dockwiz import pki
+
+    ca = next((c for c in plan.certs if c.role == "ca"), None)
+    signs = any(c.role in ("server", "client") and c.action != "reuse" for c in plan.certs)
+    if ca is None or ca.action != "reuse" or not signs:
+        return
+    ca_dir = posixpath.dirname(ca.key_path)
+    if pki.ca_key_encrypted(host, ca_dir):
+        raise DockwizError(
+            f"the CA key {ca.key_path} is encrypted: dockwiz cannot sign the new certificates "
+            "with it without its passphrase",
+            f"decrypt it for the change (openssl pkey -in {ca.key_path} -out KEY, as root, "
+            "mode 0400), or start a new CA with --no-reuse (existing clients then need new "
+            "bundles)",
+        )
 
 
 def check_plan_result(host: Host, plan: Plan) -> None:
