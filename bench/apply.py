@@ -258,9 +258,13 @@ def one_round(lab: Lab) -> tuple[dict[str, float], dict[str, dict[str, int]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--docker", default=None,
+                        help="Docker engine of the lab: 20.10, 26.1 or 28.5 (default: the "
+                        "machine's docker.io)")
     args = parser.parse_args(argv)
     directory = Path(tempfile.mkdtemp(prefix="dwbench", dir="/tmp")) / "lab"
-    lab = lab_up(directory, "fd-socket")
+    lab = lab_up(directory, "fd-socket", docker=args.docker)
+    print(f"engine: {lab.info.engine} ({lab.info.dockerd_version})", flush=True)
     rounds: list[dict[str, float]] = []
     total: dict[str, dict[str, int]] = {}
     try:
