@@ -44,9 +44,9 @@ MODE_TITLES: dict[Mode, str] = {
 
 
 DAY_TWO_TITLES: dict[DayTwo, str] = {
-    DayTwo.RENEW: "Keep it; renew the server certificate",
-    DayTwo.ADD_CLIENT: "Keep it; add a client (a new bundle)",
-    DayTwo.REVOKE: "Keep it; revoke a client",
+    DayTwo.RENEW: "Renew the server certificate",
+    DayTwo.ADD_CLIENT: "Add a client (a new bundle, same CA)",
+    DayTwo.REVOKE: "Revoke a client (a new CA for the others)",
 }
 
 
@@ -55,9 +55,8 @@ def renew_title(options: DayTwoOptions) -> str:
     server = options.status.server
     if server is None:
         return DAY_TWO_TITLES[DayTwo.RENEW]
-    when = "due now" if server.due else f"due from {server.renew_from:%Y-%m-%d}"
-    return (f"{DAY_TWO_TITLES[DayTwo.RENEW]} (expires {server.not_after:%Y-%m-%d}, "
-            f"{server.days_left:.0f} d; {when})")
+    when = "due now" if server.due else f"due {server.renew_from:%Y-%m-%d}"
+    return f"{DAY_TWO_TITLES[DayTwo.RENEW]} (expires {server.not_after:%Y-%m-%d}; {when})"
 
 
 def day_two_text(choice: DayTwo, options: DayTwoOptions, revoke: str | None) -> Content:
@@ -116,7 +115,13 @@ class ModeScreen(WizardScreen):
             from dockwiz.models.intent import Intent
 
             choices.listen_host = resolve_listen_host(state, Intent(mode=Mode.MTLS))
+        options = self.wizard.day_two_options
         with VerticalScroll(classes="step-body"):
+            if options is not None:
+                yield Static(Content.assemble(
+                    ("Already secured ", "bold"),
+                    "with mutual TLS by dockwiz: renew the certificate, add or revoke a "
+                    "client, or change the mode."), id="day-two-note")
             with RadioSet(id="modes", compact=True):
                 for mode in Mode:
                     yield RadioButton(
@@ -124,7 +129,6 @@ class ModeScreen(WizardScreen):
                         value=mode == choices.mode and choices.day_two is None,
                         id=f"mode-{mode.value}",
                     )
-                options = self.wizard.day_two_options
                 if options is not None:
                     for choice in DayTwo:
                         title = (renew_title(options) if choice is DayTwo.RENEW
