@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import RadioSet, Static
+from textual.widgets import RadioButton, RadioSet, Static
 from ui_fixtures import (
     FixedBackend,
     day_two_options,
@@ -131,6 +131,17 @@ async def test_revoke_choice_reaches_the_backend() -> None:
         assert recorded(app).day_two == [("revoke", "laptop-alice")]
         notes = str(app.screen.query_one("#notes", Static).content)
         assert "keeps access (new bundles): dockwiz-client" in notes
+
+
+async def test_renew_shows_the_dates_and_reaches_the_backend() -> None:
+    app = fixed_app(fixed_day_two())
+    async with app.run_test(size=SIZE) as pilot:
+        await to_mode(pilot, app)
+        label = str(app.screen.query_one("#day2-renew", RadioButton).label)
+        assert "expires 2026-07-11; due 2026-06-11" in label
+        await choose_day_two(pilot, app, DayTwo.RENEW)
+        await to_preview(pilot, app)
+        assert recorded(app).day_two == [("renew", None)]
 
 
 @pytest.mark.parametrize("bad,why", [("../etc", "invalid client name"),

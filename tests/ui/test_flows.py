@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton, RadioSet, Select, Static
 from ui_fixtures import recorded, recording_app, retype, until
 
+from dockwiz.docker_paths import DROPIN_PATH
 from dockwiz.host import Host
 from dockwiz.lab.lab import Lab
 from dockwiz.models.intent import Hardening, Intent, Mode
@@ -186,8 +187,10 @@ async def test_fd_socket_to_mtls(lab_factory: Callable[..., Lab]) -> None:
         await pilot.press("n")  # Finish
     assert app.return_code == 0
     config = lab.host().read_text("/etc/docker/daemon.json")
-    assert '"tlsverify": true' in config and f"tcp://{lab.info.address}:2376" in config
-    assert '"no-new-privileges": true' in config
+    assert '"tlsverify": true' in config and '"no-new-privileges": true' in config
+    # socket activation stays (-H fd://): the TCP host goes beside it, in dockwiz's drop-in
+    dropin = lab.host().read_text(DROPIN_PATH)
+    assert "-H fd://" in dropin and f"tcp://{lab.info.address}:2376" in dropin
 
 
 async def test_insecure_tcp_to_mtls(lab_factory: Callable[..., Lab]) -> None:

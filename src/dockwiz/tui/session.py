@@ -222,10 +222,10 @@ class CoreBackend:
         from dockwiz.lifecycle import list_clients, renewal_status
         from dockwiz.lifecycle.context import DayTwo as DayTwoContext
 
-        try:
+        try:  # an offer, never a reason for inspect to fail (unreadable as non-root, say)
             status = renewal_status(self.host, ctx=DayTwoContext(self.host, state))
             clients = list_clients(self.host, include_revoked=False)
-        except DockwizError:
+        except (DockwizError, OSError, ValueError):
             return None
         if status.server is None or status.ca is None:
             return None
