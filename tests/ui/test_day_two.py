@@ -19,11 +19,14 @@ from textual.pilot import Pilot
 from textual.widgets import RadioButton, RadioSet, Static
 from ui_fixtures import (
     FixedBackend,
+    apply_and_verify,
     day_two_options,
     fixed_app,
+    on,
     recorded,
     recording_app,
     retype,
+    to_mode,
     until,
     wait_idle,
 )
@@ -33,26 +36,15 @@ from dockwiz.apply import apply_plan
 from dockwiz.lab.lab import Lab
 from dockwiz.tui.app import DockwizApp
 from dockwiz.tui.screens.dialogs import ConfirmDialog
-from dockwiz.tui.screens.inspect import InspectScreen
 from dockwiz.tui.screens.mode import ModeScreen
 from dockwiz.tui.screens.preview import PreviewScreen
 from dockwiz.tui.screens.verify import VerifyScreen
 from dockwiz.tui.session import DayTwo
+from dockwiz.tui.widgets.rows import Rows
 
 pytestmark = pytest.mark.ui
 
 SIZE = (80, 24)
-
-
-def on(app: DockwizApp, screen: type) -> Callable[[], bool]:
-    return lambda: isinstance(app.screen, screen)
-
-
-async def to_mode(pilot: Pilot[Any], app: DockwizApp) -> None:
-    await until(pilot, "inspect", lambda: app.wizard.host_state is not None)
-    assert isinstance(app.screen, InspectScreen)
-    await pilot.press("n")
-    await until(pilot, "mode screen", on(app, ModeScreen))
 
 
 async def choose_day_two(pilot: Pilot[Any], app: DockwizApp, choice: DayTwo) -> None:
@@ -114,6 +106,11 @@ async def test_add_client_name_reaches_the_backend() -> None:
         assert calls.verified_day_two == calls.plans and calls.verified == []
         assert any("docker context create laptop-bob" in line
                    for line in app.wizard.context_handoff())
+        # on the Verify screen, and in what the CLI prints after the wizard ends
+        assert "docker context create laptop-bob" in app.screen.query_one("#handoff", Rows).text
+        printed = app.wizard.context_handoff_text()
+        assert printed.startswith("Clients that copied a bundle into a docker context")
+        assert "docker context create laptop-bob" in printed
 
 
 async def test_revoke_choice_reaches_the_backend() -> None:
@@ -180,18 +177,6 @@ def docker_cli(lab: Lab, bundle: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True, text=True, timeout=30, env=env, check=False)
 
 
-async def apply_and_verify(pilot: Pilot[Any], app: DockwizApp) -> None:
-    await pilot.press("a")
-    await until(pilot, "confirmation", on(app, ConfirmDialog))
-    await pilot.press("y")
-    await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
-    result = app.wizard.apply_result
-    assert result is not None and result.ok, result.model_dump_json(indent=2)
-    await pilot.press("n")
-    await until(pilot, "verify", on(app, VerifyScreen))
-    await until(pilot, "verify report", lambda: app.wizard.verify_report is not None, 90)
-
-
 @pytest.mark.e2e
 async def test_add_client_on_a_secured_lab(lab_factory: Callable[..., Lab]) -> None:
     lab = lab_factory("mtls")
@@ -206,7 +191,7 @@ async def test_add_client_on_a_secured_lab(lab_factory: Callable[..., Lab]) -> N
         await retype(pilot, "#client-name", "laptop")
         await to_preview(pilot, app)
         assert recorded(app).day_two == [("add-client", "laptop")]
-        await apply_and_verify(pilot, app)
+        await apply_and_verify(pilot, app, restarts=False)
         report = app.wizard.verify_report
         assert report is not None and report.passed, report.model_dump_json(indent=2)
         accepted = [p for p in report.probes if p.id == "bundle-accepted"]

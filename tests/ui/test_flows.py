@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton, RadioSet, Select, Static
-from ui_fixtures import recorded, recording_app, retype, until
+from ui_fixtures import apply_and_verify, on, recorded, recording_app, retype, to_mode, until
 
 from dockwiz.docker_paths import DROPIN_PATH
 from dockwiz.host import Host
@@ -31,10 +31,8 @@ from dockwiz.tui.screens.apply import ApplyScreen
 from dockwiz.tui.screens.certs import CertificatesScreen
 from dockwiz.tui.screens.dialogs import ConfirmDialog
 from dockwiz.tui.screens.hardening import HardeningScreen
-from dockwiz.tui.screens.inspect import InspectScreen
 from dockwiz.tui.screens.mode import ModeScreen
 from dockwiz.tui.screens.preview import PreviewScreen
-from dockwiz.tui.screens.verify import VerifyScreen
 from dockwiz.tui.widgets.rows import Rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ui]
@@ -43,10 +41,6 @@ SIZE = (80, 24)
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def on(app: DockwizApp, screen: type) -> Callable[[], bool]:
-    return lambda: isinstance(app.screen, screen)
-
-
 def root_digest(host: Host) -> dict[str, tuple[int, str]]:
     """Mode and sha256 of every file under the root, minus the daemon's own runtime state."""
     out: dict[str, tuple[int, str]] = {}
@@ -61,13 +55,6 @@ def root_digest(host: Host) -> dict[str, tuple[int, str]]:
                 continue
             out[rel] = (stat.S_IMODE(st.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
     return out
-
-
-async def to_mode(pilot: Pilot[Any], app: DockwizApp) -> None:
-    await until(pilot, "inspect", lambda: app.wizard.host_state is not None)
-    assert isinstance(app.screen, InspectScreen)
-    await pilot.press("n")
-    await until(pilot, "mode screen", on(app, ModeScreen))
 
 
 async def choose_mode(pilot: Pilot[Any], app: DockwizApp, mode: str) -> None:
@@ -122,21 +109,6 @@ def mtls_on(lab: Lab, app: DockwizApp, **changes: Any) -> Intent:
         "sans_dns": dns, "sans_ip": ips if lab.info.address in ips else [*ips, lab.info.address],
     }
     return Intent(**{**fields, **changes})
-
-
-async def apply_and_verify(pilot: Pilot[Any], app: DockwizApp) -> None:
-    await pilot.press("a")
-    await until(pilot, "confirmation", on(app, ConfirmDialog))
-    await pilot.press("y")
-    await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
-    result = app.wizard.apply_result
-    assert result is not None
-    assert result.ok, result.model_dump_json(indent=2)
-    steps = app.screen.query_one("#steps", Rows).text
-    assert "restart dockerd" in steps and "FAILED" not in steps
-    await pilot.press("n")
-    await until(pilot, "verify", on(app, VerifyScreen))
-    await until(pilot, "verify report", lambda: app.wizard.verify_report is not None, 90)
 
 
 # -- flows ------------------------------------------------------------------------------------

@@ -45,8 +45,12 @@ from dockwiz.models.results import ApplyResult, ApplyStep, Handoff, Probe, Verif
 from dockwiz.pki import KEY_TYPES
 from dockwiz.policy import allowed_modes, check_intent
 from dockwiz.tui.app import DockwizApp, make_app
-from dockwiz.tui.screens.dialogs import ErrorDialog
+from dockwiz.tui.screens.dialogs import ConfirmDialog, ErrorDialog
+from dockwiz.tui.screens.inspect import InspectScreen
+from dockwiz.tui.screens.mode import ModeScreen
+from dockwiz.tui.screens.verify import VerifyScreen
 from dockwiz.tui.session import Backend, CoreBackend, DayTwoOptions, StepCallback
+from dockwiz.tui.widgets.rows import Rows
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -510,3 +514,33 @@ async def retype(pilot: Pilot[Any], widget_id: str, text: str) -> None:
     field.focus()
     await pilot.press("ctrl+a", "ctrl+k", *text)
     await until(pilot, f"{widget_id} to read {text!r}", lambda: field.value == text, 10)
+
+
+def on(app: DockwizApp, screen: type) -> Callable[[], bool]:
+    """A condition for ``until``: ``app`` shows a ``screen``."""
+    return lambda: isinstance(app.screen, screen)
+
+
+async def to_mode(pilot: Pilot[Any], app: DockwizApp) -> None:
+    """From the first screen, once inspect has finished, on to the Mode step."""
+    await until(pilot, "inspect", lambda: app.wizard.host_state is not None)
+    assert isinstance(app.screen, InspectScreen)
+    await pilot.press("n")
+    await until(pilot, "mode screen", on(app, ModeScreen))
+
+
+async def apply_and_verify(pilot: Pilot[Any], app: DockwizApp, *, restarts: bool = True) -> None:
+    """From Preview: Apply, confirm, wait for a successful apply (that restarted dockerd, or
+    for a plan that needs no restart did not), then Verify and its report (real labs)."""
+    await pilot.press("a")
+    await until(pilot, "confirmation", on(app, ConfirmDialog))
+    await pilot.press("y")
+    await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
+    result = app.wizard.apply_result
+    assert result is not None
+    assert result.ok, result.model_dump_json(indent=2)
+    steps = app.screen.query_one("#steps", Rows).text
+    assert ("restart dockerd" in steps) == restarts and "FAILED" not in steps, steps
+    await pilot.press("n")
+    await until(pilot, "verify", on(app, VerifyScreen))
+    await until(pilot, "verify report", lambda: app.wizard.verify_report is not None, 90)
