@@ -9,6 +9,7 @@ and check the host and the daemon afterwards with the docker CLI, as a client wo
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -238,3 +239,27 @@ async def test_revoke_a_client_on_a_secured_lab(lab_factory: Callable[..., Lab],
     kept = docker_cli(lab, host.path("/etc/dockwiz/clients/lab-admin"))
     assert kept.returncode == 0, kept.stderr
     assert not host.path("/etc/dockwiz/clients/laptop").exists()
+
+
+@pytest.mark.e2e
+async def test_renew_on_a_secured_lab(lab_factory: Callable[..., Lab], tmp_path: Path) -> None:
+    """Renew (not due: the admin asked for it): the daemon serves a new certificate from the
+    same CA, and a copy of the existing bundle taken before still gets in."""
+    lab = lab_factory("mtls")
+    host = lab.host()
+    laptop_copy = tmp_path / "lab-admin"
+    shutil.copytree(host.path("/etc/dockwiz/clients/lab-admin"), laptop_copy)
+    app = recording_app(host)
+    async with app.run_test(size=SIZE) as pilot:
+        await to_mode(pilot, app)
+        await choose_day_two(pilot, app, DayTwo.RENEW)
+        await to_preview(pilot, app)
+        assert recorded(app).day_two == [("renew", None)]
+        await apply_and_verify(pilot, app)
+        report = app.wizard.verify_report
+        assert report is not None and report.passed, report.model_dump_json(indent=2)
+        assert {p.id: p for p in report.probes}["served-cert-renewed"].passed
+        await pilot.press("n")
+    assert app.return_code == 0
+    out = docker_cli(lab, laptop_copy)
+    assert out.returncode == 0, out.stderr
