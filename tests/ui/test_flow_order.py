@@ -10,7 +10,7 @@ import pytest
 from dockwiz.models.intent import Intent, Mode
 from dockwiz.models.plan import FileChange, Plan
 from dockwiz.tui.flow import FIRST, STEPS, Step, next_step
-from dockwiz.tui.session import WizardState
+from dockwiz.tui.session import DayTwo, WizardState
 
 
 def wizard(mode: str, plan: Plan | None = None) -> WizardState:
@@ -72,3 +72,14 @@ def test_preview_leads_to_apply_while_there_is_a_change_or_no_plan_yet() -> None
 
 def test_verify_is_the_end() -> None:
     assert next_step(Step.VERIFY, wizard("mtls")) is None
+
+
+@pytest.mark.parametrize("choice", list(DayTwo))
+def test_day_two_goes_from_mode_straight_to_preview(choice: DayTwo) -> None:
+    """Renew, add or revoke a client: nothing to pick on Certificates or Hardening."""
+    state = wizard("mtls", changing_plan(Mode.MTLS))
+    state.choices.day_two = choice
+    assert walk(state) == [Step.INSPECT, Step.MODE, Step.PREVIEW, Step.APPLY, Step.VERIFY]
+    empty = wizard("mtls", Plan(intent=Intent(mode=Mode.MTLS)))  # renew: nothing due
+    empty.choices.day_two = choice
+    assert walk(empty) == [Step.INSPECT, Step.MODE, Step.PREVIEW, Step.VERIFY]

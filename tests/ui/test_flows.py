@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, RadioButton, RadioSet, Select, Static
-from ui_fixtures import recorded, recording_app, retype, until
+from ui_fixtures import apply_and_verify, on, recorded, recording_app, retype, to_mode, until
 
+from dockwiz.docker_paths import DROPIN_PATH
 from dockwiz.host import Host
 from dockwiz.lab.lab import Lab
 from dockwiz.models.intent import Hardening, Intent, Mode
@@ -30,10 +31,8 @@ from dockwiz.tui.screens.apply import ApplyScreen
 from dockwiz.tui.screens.certs import CertificatesScreen
 from dockwiz.tui.screens.dialogs import ConfirmDialog
 from dockwiz.tui.screens.hardening import HardeningScreen
-from dockwiz.tui.screens.inspect import InspectScreen
 from dockwiz.tui.screens.mode import ModeScreen
 from dockwiz.tui.screens.preview import PreviewScreen
-from dockwiz.tui.screens.verify import VerifyScreen
 from dockwiz.tui.widgets.rows import Rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ui]
@@ -42,10 +41,6 @@ SIZE = (80, 24)
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def on(app: DockwizApp, screen: type) -> Callable[[], bool]:
-    return lambda: isinstance(app.screen, screen)
-
-
 def root_digest(host: Host) -> dict[str, tuple[int, str]]:
     """Mode and sha256 of every file under the root, minus the daemon's own runtime state."""
     out: dict[str, tuple[int, str]] = {}
@@ -60,13 +55,6 @@ def root_digest(host: Host) -> dict[str, tuple[int, str]]:
                 continue
             out[rel] = (stat.S_IMODE(st.st_mode), hashlib.sha256(path.read_bytes()).hexdigest())
     return out
-
-
-async def to_mode(pilot: Pilot[Any], app: DockwizApp) -> None:
-    await until(pilot, "inspect", lambda: app.wizard.host_state is not None)
-    assert isinstance(app.screen, InspectScreen)
-    await pilot.press("n")
-    await until(pilot, "mode screen", on(app, ModeScreen))
 
 
 async def choose_mode(pilot: Pilot[Any], app: DockwizApp, mode: str) -> None:
@@ -123,21 +111,6 @@ def mtls_on(lab: Lab, app: DockwizApp, **changes: Any) -> Intent:
     return Intent(**{**fields, **changes})
 
 
-async def apply_and_verify(pilot: Pilot[Any], app: DockwizApp) -> None:
-    await pilot.press("a")
-    await until(pilot, "confirmation", on(app, ConfirmDialog))
-    await pilot.press("y")
-    await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
-    result = app.wizard.apply_result
-    assert result is not None
-    assert result.ok, result.model_dump_json(indent=2)
-    steps = app.screen.query_one("#steps", Rows).text
-    assert "restart dockerd" in steps and "FAILED" not in steps
-    await pilot.press("n")
-    await until(pilot, "verify", on(app, VerifyScreen))
-    await until(pilot, "verify report", lambda: app.wizard.verify_report is not None, 90)
-
-
 # -- flows ------------------------------------------------------------------------------------
 async def test_fd_socket_to_mtls(lab_factory: Callable[..., Lab]) -> None:
     """Picks beyond the defaults (an extra name, another key type, one hardening option) reach
@@ -187,9 +160,9 @@ async def test_fd_socket_to_mtls(lab_factory: Callable[..., Lab]) -> None:
     assert app.return_code == 0
     config = lab.host().read_text("/etc/docker/daemon.json")
     assert '"tlsverify": true' in config and '"no-new-privileges": true' in config
-    # socket activation kept (issue 12 §1b): the TCP host sits beside -H fd:// in the drop-in
-    dropin = lab.host().read_text("/etc/systemd/system/docker.service.d/dockwiz.conf")
-    assert "-H fd://" in dropin and f"-H tcp://{lab.info.address}:2376" in dropin
+    # socket activation stays (-H fd://): the TCP host goes beside it, in dockwiz's drop-in
+    dropin = lab.host().read_text(DROPIN_PATH)
+    assert "-H fd://" in dropin and f"tcp://{lab.info.address}:2376" in dropin
 
 
 async def test_insecure_tcp_to_mtls(lab_factory: Callable[..., Lab]) -> None:

@@ -16,6 +16,7 @@ from textual.widgets import Input
 from ui_fixtures import (
     FixedBackend,
     apply_failed,
+    day_two_options,
     fixed_app,
     host_state,
     recorded,
@@ -216,3 +217,34 @@ def test_certificates_san_cursor(snap_compare: Any) -> None:
         await settle(pilot)
 
     assert snap_compare(fixed_app(), terminal_size=(80, 24), run_before=run)
+
+
+def day_two_backend() -> FixedBackend:
+    backend = FixedBackend()
+    backend.options = day_two_options()
+    return backend
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_mode_day_two(snap_compare: Any, size: tuple[int, int]) -> None:
+    """A host dockwiz already secured: renew (with its dates), add and revoke a client."""
+    assert snap_compare(fixed_app(day_two_backend()), terminal_size=size,
+                        run_before=keys(*TO_MODE))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_mode_day_two_revoke(snap_compare: Any, size: tuple[int, int]) -> None:
+    """Revoke picked, one client chosen: who keeps access and who loses it, before Preview."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await keys(*TO_MODE)(pilot)
+        await pilot.press(*["down"] * 4, "enter")  # mtls, ssh, renew, add, revoke
+        await settle(pilot)
+        assert pilot.app.wizard.choices.day_two == "revoke"  # type: ignore[attr-defined]
+        pilot.app.screen.query_one("#revoke-list").focus()
+        await pilot.press("down", "enter")  # the second client
+        await settle(pilot)
+
+    app = fixed_app(day_two_backend())
+    assert snap_compare(app, terminal_size=size, run_before=run)
+    assert app.wizard.choices.revoke_name == "laptop-alice"

@@ -39,13 +39,18 @@ from dockwiz.models.host_state import (
     UnitState,
 )
 from dockwiz.models.intent import Intent, Mode, Violation
+from dockwiz.models.lifecycle import CertExpiry, ClientInfo, RenewalStatus
 from dockwiz.models.plan import CertAction, Endpoint, FileChange, Plan, ServiceAction
 from dockwiz.models.results import ApplyResult, ApplyStep, Handoff, Probe, VerifyReport
 from dockwiz.pki import KEY_TYPES
 from dockwiz.policy import allowed_modes, check_intent
 from dockwiz.tui.app import DockwizApp, make_app
-from dockwiz.tui.screens.dialogs import ErrorDialog
-from dockwiz.tui.session import Backend, CoreBackend, StepCallback
+from dockwiz.tui.screens.dialogs import ConfirmDialog, ErrorDialog
+from dockwiz.tui.screens.inspect import InspectScreen
+from dockwiz.tui.screens.mode import ModeScreen
+from dockwiz.tui.screens.verify import VerifyScreen
+from dockwiz.tui.session import Backend, CoreBackend, DayTwoOptions, StepCallback
+from dockwiz.tui.widgets.rows import Rows
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -243,6 +248,45 @@ def verify_report(*, passed: bool = True) -> VerifyReport:
     )
 
 
+def day_two_options() -> DayTwoOptions:
+    """A host dockwiz secured a year ago: the server certificate 40 days from expiry, two
+    clients (fixed dates: snapshots never drift)."""
+    server_end = datetime(2026, 7, 11, 12, 0, tzinfo=UTC)
+    ca_end = datetime(2035, 5, 30, 12, 0, tzinfo=UTC)
+    status = RenewalStatus(
+        before_days=30,
+        server=CertExpiry(role="server", path="/etc/docker/tls/server-cert.pem",
+                          not_after=server_end, days_left=40.0,
+                          renew_from=datetime(2026, 6, 11, 12, 0, tzinfo=UTC), due=False),
+        ca=CertExpiry(role="ca", path="/etc/dockwiz/ca/ca.pem", not_after=ca_end,
+                      days_left=3285.0, renew_from=datetime(2035, 4, 30, 12, 0, tzinfo=UTC),
+                      due=False),
+    )
+    clients = [
+        ClientInfo(name=name, bundle=f"/etc/dockwiz/clients/{name}", not_after=server_end,
+                   days_left=40.0, signed_by_current_ca=True, trusted_by_daemon=True)
+        for name in ("dockwiz-client", "laptop-alice")
+    ]
+    return DayTwoOptions(status=status, clients=clients)
+
+
+def day_two_plan(keep: list[str], revoke: list[str], *, new: bool = False) -> Plan:
+    """A day-two plan in the lifecycle core's shape: client actions (``new``: bundles created,
+    else reissued) and the note on who keeps access."""
+    certs = [CertAction(role="client", action="create" if new else "renew", name=n,
+                        cert_path=f"/etc/dockwiz/clients/{n}/cert.pem",
+                        key_path=f"/etc/dockwiz/clients/{n}/key.pem",
+                        endpoint="tcp://10.0.0.5:2376", reason="reissued from the new CA")
+             for n in keep]
+    certs += [CertAction(role="client", action="revoke", name=n,
+                         cert_path=f"/etc/dockwiz/revoked/{n}/cert.pem",
+                         key_path=f"/etc/dockwiz/revoked/{n}/key.pem", reason="revoked")
+              for n in revoke]
+    base = plan_for(mtls_intent())
+    return base.model_copy(update={"certs": certs, "notes": [
+        f"keeps access (new bundles): {', '.join(keep)}"]})
+
+
 class FixedBackend:
     """Answers every core call from fixed models; ``gate`` can hold apply so a test sees it run."""
 
@@ -265,6 +309,8 @@ class FixedBackend:
         self.sans = sans
         self.gate = threading.Event()
         self.gate.set()
+        self.options: DayTwoOptions | None = None
+        """Day two offered on the Mode step (None: the host is not secured by dockwiz)."""
 
     def inspect(self) -> HostState:
         return self.state
@@ -307,6 +353,23 @@ class FixedBackend:
     def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
         return self.report
 
+    def day_two_options(self, state: HostState) -> DayTwoOptions | None:
+        return self.options
+
+    def plan_renew(self) -> Plan:
+        return self.fixed_plan or day_two_plan([], [])
+
+    def plan_add_client(self, name: str) -> Plan:
+        return self.fixed_plan or day_two_plan([name], [], new=True)
+
+    def plan_revoke(self, name: str) -> Plan:
+        assert self.options is not None
+        keep = [n for n in self.options.client_names if n != name]
+        return self.fixed_plan or day_two_plan(keep, [name])
+
+    def verify_day_two(self, plan: Plan) -> VerifyReport:
+        return self.report
+
 
 @dataclass
 class Calls:
@@ -321,6 +384,9 @@ class Calls:
     verified: list[tuple[Mode, Plan | None]] = field(default_factory=list)
     detected: list[tuple[list[str], list[str]]] = field(default_factory=list)
     """What SAN detection answered (the names the UI then offers)."""
+    day_two: list[tuple[str, str | None]] = field(default_factory=list)
+    """Day-two plans asked for: ("renew", None), ("add-client", NAME), ("revoke", NAME)."""
+    verified_day_two: list[Plan] = field(default_factory=list)
 
 
 class RecordingBackend:
@@ -370,6 +436,28 @@ class RecordingBackend:
     def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport:
         self.calls.verified.append((mode, plan))
         return self.inner.verify(mode, plan)
+
+    def day_two_options(self, state: HostState) -> DayTwoOptions | None:
+        return self.inner.day_two_options(state)
+
+    def _day_two(self, what: str, name: str | None, make: Callable[[], Plan]) -> Plan:
+        self.calls.day_two.append((what, name))
+        plan = make()
+        self.calls.plans.append(plan)
+        return plan
+
+    def plan_renew(self) -> Plan:
+        return self._day_two("renew", None, self.inner.plan_renew)
+
+    def plan_add_client(self, name: str) -> Plan:
+        return self._day_two("add-client", name, lambda: self.inner.plan_add_client(name))
+
+    def plan_revoke(self, name: str) -> Plan:
+        return self._day_two("revoke", name, lambda: self.inner.plan_revoke(name))
+
+    def verify_day_two(self, plan: Plan) -> VerifyReport:
+        self.calls.verified_day_two.append(plan)
+        return self.inner.verify_day_two(plan)
 
 
 def recorded(app: DockwizApp) -> Calls:
@@ -426,3 +514,33 @@ async def retype(pilot: Pilot[Any], widget_id: str, text: str) -> None:
     field.focus()
     await pilot.press("ctrl+a", "ctrl+k", *text)
     await until(pilot, f"{widget_id} to read {text!r}", lambda: field.value == text, 10)
+
+
+def on(app: DockwizApp, screen: type) -> Callable[[], bool]:
+    """A condition for ``until``: ``app`` shows a ``screen``."""
+    return lambda: isinstance(app.screen, screen)
+
+
+async def to_mode(pilot: Pilot[Any], app: DockwizApp) -> None:
+    """From the first screen, once inspect has finished, on to the Mode step."""
+    await until(pilot, "inspect", lambda: app.wizard.host_state is not None)
+    assert isinstance(app.screen, InspectScreen)
+    await pilot.press("n")
+    await until(pilot, "mode screen", on(app, ModeScreen))
+
+
+async def apply_and_verify(pilot: Pilot[Any], app: DockwizApp, *, restarts: bool = True) -> None:
+    """From Preview: Apply, confirm, wait for a successful apply (that restarted dockerd, or
+    for a plan that needs no restart did not), then Verify and its report (real labs)."""
+    await pilot.press("a")
+    await until(pilot, "confirmation", on(app, ConfirmDialog))
+    await pilot.press("y")
+    await until(pilot, "apply result", lambda: app.wizard.apply_result is not None, 90)
+    result = app.wizard.apply_result
+    assert result is not None
+    assert result.ok, result.model_dump_json(indent=2)
+    steps = app.screen.query_one("#steps", Rows).text
+    assert ("restart dockerd" in steps) == restarts and "FAILED" not in steps, steps
+    await pilot.press("n")
+    await until(pilot, "verify", on(app, VerifyScreen))
+    await until(pilot, "verify report", lambda: app.wizard.verify_report is not None, 90)

@@ -106,6 +106,8 @@ def _wizard(host: Host, lab_note: str | None, listen_host: str | None = None, *,
                  sys.stderr)
         backend.wait_idle()
         _print_handoff(host, app.wizard.apply_result, place)
+        if extra := app.wizard.context_handoff_text():  # day two: bundles in docker contexts
+            _say(extra, sys.stdout)
     if isinstance(result, int):
         return result
     return app.return_code or 0

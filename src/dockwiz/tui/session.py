@@ -12,6 +12,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dockwiz.docker_paths import TLS_PORT
@@ -22,10 +23,36 @@ if TYPE_CHECKING:
     from dockwiz.host import Host
     from dockwiz.models.host_state import HostState
     from dockwiz.models.intent import Intent, Mode, Violation
+    from dockwiz.models.lifecycle import ClientInfo, RenewalStatus
     from dockwiz.models.plan import Plan
     from dockwiz.models.results import ApplyResult, ApplyStep, VerifyReport
 
 StepCallback = Callable[["ApplyStep"], None]
+
+
+class DayTwo(StrEnum):
+    """What the Mode step offers on a host dockwiz already secured with mutual TLS."""
+
+    RENEW = "renew"
+    ADD_CLIENT = "add-client"
+    REVOKE = "revoke"
+
+
+@dataclass
+class DayTwoOptions:
+    """What a secured host offers on day two: when its certificates expire, who has a bundle.
+
+    None of it is offered unless the daemon verifies clients against dockwiz's own CA: only
+    then can dockwiz issue, renew and revoke (see lifecycle/context.py).
+    """
+
+    status: RenewalStatus
+    clients: list[ClientInfo]
+
+    @property
+    def client_names(self) -> list[str]:
+        """The bundles that can be revoked (a revoked one is kept aside, not listed)."""
+        return [c.name for c in self.clients if not c.revoked]
 
 
 class Backend(Protocol):
@@ -60,6 +87,17 @@ class Backend(Protocol):
 
     def verify(self, mode: Mode, plan: Plan | None) -> VerifyReport: ...
 
+    # -- day two (lifecycle/): a host already secured with mutual TLS by dockwiz -------------
+    def day_two_options(self, state: HostState) -> DayTwoOptions | None: ...
+
+    def plan_renew(self) -> Plan: ...
+
+    def plan_add_client(self, name: str) -> Plan: ...
+
+    def plan_revoke(self, name: str) -> Plan: ...
+
+    def verify_day_two(self, plan: Plan) -> VerifyReport: ...
+
 
 class CoreBackend:
     """The real core bound to one Host; imports are lazy so the first screen paints fast.
@@ -73,6 +111,8 @@ class CoreBackend:
         self.host = host
         self.place = place
         self._busy = threading.Lock()
+        self._served_serial: int | None = None
+        """The server certificate's serial before a day-two apply that replaces it."""
 
     def busy(self) -> bool:
         """An apply or a recovery is running now."""
@@ -138,6 +178,7 @@ class CoreBackend:
         from dockwiz.handoff import after_apply
 
         with self._busy:
+            self._served_serial = self._serial_before(plan)
             result = apply_plan(self.host, plan, on_step=_never_raises(on_step))
             if result.ok:  # README.txt in the bundle now: the terminal may be gone by exit
                 after_apply(self.host, result, self.place)
@@ -165,6 +206,102 @@ class CoreBackend:
             former_endpoints=former or None,
             bundle_dir=bundle,
         )
+
+    # -- day two ------------------------------------------------------------------------------
+    def day_two_options(self, state: HostState) -> DayTwoOptions | None:
+        """Renew / add / revoke, when the daemon verifies clients against dockwiz's CA; None
+        otherwise (or when the CA cannot be read: then only a change of mode is offered)."""
+        from dockwiz.docker_paths import CA_DIR
+
+        tls = state.tls
+        if not (tls.enabled and tls.verifies_clients and tls.tlscacert and tls.tlscert):
+            return None
+        if not self.host.path(f"{CA_DIR}/ca.pem").is_file():
+            return None
+        from dockwiz.errors import DockwizError
+        from dockwiz.lifecycle import list_clients, renewal_status
+        from dockwiz.lifecycle.context import DayTwo as DayTwoContext
+
+        try:  # an offer, never a reason for inspect to fail (unreadable as non-root, say)
+            status = renewal_status(self.host, ctx=DayTwoContext(self.host, state))
+            clients = list_clients(self.host, include_revoked=False)
+        except (DockwizError, OSError, ValueError):
+            return None
+        if status.server is None or status.ca is None:
+            return None
+        return DayTwoOptions(status=status, clients=clients)
+
+    def plan_renew(self) -> Plan:
+        """The server certificate renewed now: the admin picked it, so due or not (the Mode
+        step shows when it expires and when it would be due)."""
+        from dockwiz.lifecycle import plan_renew
+
+        return plan_renew(self.host, force=True)
+
+    def plan_add_client(self, name: str) -> Plan:
+        from dockwiz.lifecycle import plan_add_client
+
+        return plan_add_client(self.host, name)
+
+    def plan_revoke(self, name: str) -> Plan:
+        from dockwiz.lifecycle import plan_revoke
+
+        return plan_revoke(self.host, name)
+
+    def verify_day_two(self, plan: Plan) -> VerifyReport:
+        """Verify's probes plus the day-two proof: the new certificate is served (when the plan
+        replaced it), every bundle the plan wrote gets in, a revoked bundle is refused."""
+        from dockwiz import pki
+        from dockwiz.lifecycle import keeps_access, revoked_by
+        from dockwiz.pki.lifecycle import revoked_dir
+        from dockwiz.verify import verify_host
+
+        kept = {n: self.host.path(pki.client_dir(n)) for n in keeps_access(plan)}
+        gone = {n: self.host.path(revoked_dir(n)) for n in revoked_by(plan)}
+        bundle = self.host.path(plan.client_bundle) if plan.client_bundle else None
+        return verify_host(
+            self.host,
+            expected_mode="mtls",
+            bundle_dir=bundle or next(iter(kept.values()), None),
+            old_serial=self._served_serial,
+            accepted_bundles=kept,
+            refused_bundles=gone,
+        )
+
+    def _serial_before(self, plan: Plan) -> int | None:
+        """The serial served now, when ``plan`` restarts dockerd with a new server
+        certificate: verify proves the daemon serves the new one afterwards."""
+        new_server = any(c.role == "server" and c.action != "reuse" for c in plan.certs)
+        restarts = any(a.kind == "restart" for a in plan.actions)
+        tcp = [e.url for e in plan.endpoints_before if e.url.startswith("tcp://")]
+        if not (new_server and restarts and tcp):
+            return None
+        from dockwiz.verify.lifecycle import served_serial
+
+        with contextlib.suppress(Exception):  # no serial: verify then skips that one probe
+            return served_serial(self.host, tcp[0])
+        return None
+
+
+def make_plan(backend: Backend, wizard: WizardState) -> Plan:
+    """The plan for what the admin picked: a day-two operation, or a mode (the Intent)."""
+    choices = wizard.choices
+    match choices.day_two:
+        case DayTwo.RENEW:
+            return backend.plan_renew()
+        case DayTwo.ADD_CLIENT:
+            return backend.plan_add_client(choices.client_name)
+        case DayTwo.REVOKE:
+            return backend.plan_revoke(choices.revoke_name or "")
+        case None:
+            return backend.plan(wizard.intent())
+
+
+def run_verify(backend: Backend, wizard: WizardState) -> VerifyReport:
+    """Verify what was done: a day-two plan with its own proof, a mode as the mode."""
+    if wizard.choices.day_two is not None and wizard.plan is not None:
+        return backend.verify_day_two(wizard.plan)
+    return backend.verify(wizard.mode(), wizard.plan)
 
 
 def _never_raises(on_step: StepCallback) -> StepCallback:
@@ -198,6 +335,12 @@ class Choices:
     hardening: set[str] = field(default_factory=set)
     docker_version: str | None = None
     """Plan as if this Docker version ran (like the CLI's --docker-version)."""
+    day_two: DayTwo | None = None
+    """Renew, add or revoke instead of a change of mode (None: a mode was picked)."""
+    client_name: str = ""
+    """The new client's name (add a client), checked like the CLI's."""
+    revoke_name: str | None = None
+    """The client to lock out (revoke a client)."""
 
 
     def derive_sans(self, listen_host: str, dns: list[str], ips: list[str]) -> None:
@@ -222,6 +365,8 @@ class WizardState:
     apply_result: ApplyResult | None = None
     verify_report: VerifyReport | None = None
     lab_note: str | None = None
+    day_two_options: DayTwoOptions | None = None
+    """Set by the Inspect step when the host is already secured with mutual TLS by dockwiz."""
 
     @property
     def read_only(self) -> bool:
@@ -256,3 +401,22 @@ class WizardState:
             if c.key_type:
                 data["key_type"] = c.key_type
         return Intent.model_validate(data)
+
+    def context_handoff(self) -> list[str]:
+        """After a day-two apply: the ``docker context update`` (or create) lines for every
+        bundle it wrote; a context keeps its own copy of a bundle (empty otherwise)."""
+        result, plan = self.apply_result, self.plan
+        if self.choices.day_two is None or plan is None or result is None or not result.ok:
+            return []
+        from dockwiz.lifecycle import context_commands
+
+        return context_commands(plan)
+
+    def context_handoff_text(self) -> str:
+        """:meth:`context_handoff` as printed after the wizard ends ("" when there is none)."""
+        lines = self.context_handoff()
+        if not lines:
+            return ""
+        head = ("Clients that copied a bundle into a docker context must update it "
+                "(the context keeps its own copy):")
+        return "\n".join([head, *(f"  {line}" for line in lines)]) + "\n"

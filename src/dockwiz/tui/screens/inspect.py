@@ -136,6 +136,8 @@ class InspectScreen(WizardScreen):
           description="inspecting the host")
     def run_inspect(self) -> None:
         state = self.backend.inspect()
+        # already secured by dockwiz: the Mode step then offers renew / add / revoke too
+        self.wizard.day_two_options = self.backend.day_two_options(state)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_state, state)
 

@@ -107,7 +107,9 @@ class PreviewScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan",
           description="planning the change")
     def build(self) -> None:
-        plan = self.backend.plan(self.wizard.intent())
+        from dockwiz.tui.session import make_plan
+
+        plan = make_plan(self.backend, self.wizard)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_plan, plan)
 

@@ -133,7 +133,9 @@ class VerifyScreen(WizardScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify",
           description="verifying the daemon")
     def run_verify(self) -> None:
-        report = self.backend.verify(self.wizard.mode(), self.wizard.plan)
+        from dockwiz.tui.session import run_verify
+
+        report = run_verify(self.backend, self.wizard)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self.show_report, report)
 
@@ -145,6 +147,9 @@ class VerifyScreen(WizardScreen):
         self.query_one("#verdict", Static).update(report_text(report))
         self.query_one("#probes", Rows).show(probe_row(p) for p in report.probes)
         rows = handoff_rows(report)
+        contexts = self.wizard.context_handoff()
+        if contexts:  # day two: a docker context keeps its own copy of a bundle
+            rows.append((Content.styled("Contexts", "bold"), "\n".join(contexts)))
         title = self.query_one("#handoff-title", Static)
         title.display = bool(rows)
         title.update("Client hand-off")

@@ -57,3 +57,25 @@ def check_field(field: Input) -> bool:
     result = field.validate(field.value)
     error = field.screen.query_one(f"#{field.id}-error", FieldError)
     return error.show_result(result)
+
+
+class ClientNameValidator(Validator):
+    """A new client's name, by ``pki.validate_client_name`` (the CLI's own check), and not
+    the name of a bundle that exists already (``clients add`` refuses that too)."""
+
+    def __init__(self, taken: list[str]) -> None:
+        super().__init__()
+        self.taken = taken
+
+    def validate(self, value: str) -> ValidationResult:
+        from dockwiz.errors import DockwizError
+        from dockwiz.pki import validate_client_name
+
+        name = value.strip()
+        try:
+            validate_client_name(name)
+        except DockwizError as exc:
+            return self.failure(f"{exc.message}: {exc.hint}" if exc.hint else exc.message)
+        if name in self.taken:
+            return self.failure(f"a client bundle {name!r} exists already: choose another name")
+        return self.success()
