@@ -164,6 +164,15 @@ def _dockerd_validate(host: Host, config_path: str | None, flags: list[str]) -> 
         result = host.run([dockerd, "--validate", *config, *flags], timeout=30.0)
         shown = dockerd
     text = (result.stderr + result.stdout).strip()
+    if not result.ok and not text and runner is not None:
+        # a lab's launcher that failed before dockerd said a word (seen rarely under load): once
+        # more, so a transient failure of the namespace setup is not taken for dockerd's verdict
+        config = ["--config-file", config_path] if config_path else []
+        result = runner.run_dockerd(["--validate", *config, *flags], timeout=30.0)
+        text = (result.stderr + result.stdout).strip()
+    if not result.ok and not text:
+        text = (f"exit status {result.returncode}, no output"
+                + (" (timed out)" if result.timed_out else ""))
     if not result.ok and "unknown flag: --validate" in text:
         return "dockerd --validate skipped: this dockerd is older than 23.0 and lacks it"
     if not result.ok:
