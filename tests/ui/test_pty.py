@@ -73,6 +73,19 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{shown}")
 
+    def wait_below(self, text: str, timeout: float = 20.0, pages: int = 3) -> str:
+        """``wait_for`` a text further down the step: PgDn (which scrolls the step wherever
+        the focus is) until it shows, as an admin at 80x24 does below the findings."""
+        deadline = time.monotonic() + timeout
+        for _ in range(pages + 1):
+            try:
+                return self.wait_for(text, timeout=max(1.0, min(5.0, deadline - time.monotonic())))
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
+                self.keys("NPage")
+        return self.wait_for(text, timeout=1.0)
+
     def wait_gone(self, text: str, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -119,9 +132,11 @@ ENV = {"TERM": "xterm-256color", "COLORTERM": "truecolor", "TEXTUAL_ANIMATIONS":
 def test_wizard_in_a_terminal(terminal: list[Terminal], plain_tcp_root: Path) -> None:
     term = Terminal(f"{DOCKWIZ} --root {plain_tcp_root}", env=ENV)
     terminal.append(term)
-    first = term.wait_for("reachable from the network", timeout=30)
+    first = term.wait_for("CRITICAL", timeout=30)
     assert "Inspect" in first and "Verify" in first  # the step bar
-    assert "Findings:" in first and "tcp://0.0.0.0:2375" in first
+    assert "Findings:" in first and "open over plain TCP on the network" in first
+    below = term.wait_below("reachable from the network")  # the host, under the findings
+    assert "tcp://0.0.0.0:2375" in below
     assert "esc Back" in first and "q Quit" in first  # the footer
     term.keys("F1")
     help_screen = term.wait_for("go back one step; your choices are kept")
@@ -132,8 +147,8 @@ def test_wizard_in_a_terminal(terminal: list[Terminal], plain_tcp_root: Path) ->
     term.keys("n")
     mode = term.wait_for("Mutual TLS (client certificates)")
     assert "<- chosen" in mode and "Listen address" in mode
-    term.keys("Escape")  # back to the first step
-    term.wait_for("Findings:")
+    term.keys("Escape")  # back to the first step (scrolled as it was left)
+    term.wait_for("r Re-inspect")
     term.wait_gone("Listen address")
     term.keys("q")
     term.wait_for("DOCKWIZ-EXIT=0")
@@ -143,8 +158,8 @@ def test_no_color_stays_readable(terminal: list[Terminal], plain_tcp_root: Path)
     """Under NO_COLOR severity and state are words, not colours."""
     term = Terminal(f"{DOCKWIZ} --root {plain_tcp_root}", env={**ENV, "NO_COLOR": "1"})
     terminal.append(term)
-    shown = term.wait_for("CRITICAL", timeout=30)
-    assert "reachable from the network" in shown
+    term.wait_for("CRITICAL", timeout=30)
+    term.wait_below("reachable from the network")
     ansi = subprocess.run(
         ["tmux", "capture-pane", "-p", "-e", "-t", term.name],
         capture_output=True, text=True, check=True,
@@ -180,7 +195,8 @@ def test_hangup_takes_the_throwaway_lab_down(terminal: list[Terminal], labs: Pat
     """A dropped SSH session (SIGHUP) ends the wizard cleanly and removes its throwaway lab."""
     term = Terminal(f"{DOCKWIZ} --lab --scenario fd-socket", env={**ENV, "TMPDIR": str(labs)})
     terminal.append(term)
-    term.wait_for("running, pid", timeout=60)
+    term.wait_for("Findings:", timeout=60)
+    term.wait_below("running, pid")
     (lab_dir,) = labs.glob("dockwiz-lab-*")
     daemon = psutil.Process(open_lab(lab_dir).info.pid or 0)
     os.kill(dockwiz_pid(term), signal.SIGHUP)
@@ -194,9 +210,9 @@ def test_throwaway_lab_starts_and_is_removed(terminal: list[Terminal], labs: Pat
     """``dockwiz --lab``: a new lab in a temp dir, the wizard on it, the lab gone on exit."""
     term = Terminal(f"{DOCKWIZ} --lab --scenario fd-socket", env={**ENV, "TMPDIR": str(labs)})
     terminal.append(term)
-    shown = term.wait_for("Daemon", timeout=60)
-    assert "throwaway lab fd-socket" in shown
-    assert "running, pid" in shown  # the lab's real daemon
+    term.wait_for("Findings:", timeout=60)
+    term.wait_below("throwaway lab fd-socket")
+    term.wait_below("running, pid")  # the lab's real daemon, under the findings
     created = list(labs.glob("dockwiz-lab-*"))
     assert len(created) == 1
     term.keys("n")
