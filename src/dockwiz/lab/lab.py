@@ -56,6 +56,10 @@ in daemon.json, dockerd does NOT fall back to ``~/.docker/ca.pem`` for a missing
 (that default applies only when --tls* flags are on the command line). It starts, requires a
 client certificate and verifies it against the system's root CAs, so no client certificate from
 a private CA is ever accepted, not even with that CA in /root/.docker/ca.pem.
+
+One module on purpose (~750 lines): the lab's life cycle (its model, up/down, the service
+manager a Host uses, start and stop) reads best whole; the host-root layout, the network
+namespace, processes and mounts, and dockerd's log live in lab/layout, network, processes, logs.
 """
 
 from __future__ import annotations
