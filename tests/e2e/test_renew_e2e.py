@@ -22,6 +22,7 @@ from dockwiz.apply import apply_plan
 from dockwiz.host import CommandResult, Host
 from dockwiz.lab.lab import Lab
 from dockwiz.verify.lifecycle import served_serial
+from lab_clients import docker_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -39,15 +40,6 @@ def tree_bytes(host: Host) -> dict[str, tuple[int, bytes]]:
     return out
 
 
-def docker_cli(lab: Lab, bundle: Path) -> subprocess.CompletedProcess[str]:
-    """``docker version`` with a bundle, as a client would run it, in the lab's namespace."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(bundle.parent),
-           "DOCKER_HOST": f"tcp://{lab.info.address}:2376", "DOCKER_TLS_VERIFY": "1",
-           "DOCKER_CERT_PATH": str(bundle)}
-    return subprocess.run(
-        ["nsenter", f"--net=/var/run/netns/{lab.info.netns}", "docker", "version",
-         "--format", "{{.Server.Version}}"],
-        capture_output=True, text=True, timeout=30, env=env, check=False)
 
 
 def dockwiz(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -8,9 +8,7 @@ and check the host and the daemon afterwards with the docker CLI, as a client wo
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ from dockwiz.tui.screens.preview import PreviewScreen
 from dockwiz.tui.screens.verify import VerifyScreen
 from dockwiz.tui.session import DayTwo
 from dockwiz.tui.widgets.rows import Rows
+from lab_clients import docker_cli
 
 pytestmark = pytest.mark.ui
 
@@ -167,15 +166,6 @@ async def test_no_day_two_on_a_host_not_secured() -> None:
 
 
 # -- real labs --------------------------------------------------------------------------------
-def docker_cli(lab: Lab, bundle: Path) -> subprocess.CompletedProcess[str]:
-    """``docker version`` with a bundle, as a client would run it, in the lab's namespace."""
-    env = {"PATH": os.environ["PATH"], "HOME": str(bundle.parent),
-           "DOCKER_HOST": f"tcp://{lab.info.address}:2376", "DOCKER_TLS_VERIFY": "1",
-           "DOCKER_CERT_PATH": str(bundle)}
-    return subprocess.run(
-        ["nsenter", f"--net=/var/run/netns/{lab.info.netns}", "docker", "version",
-         "--format", "{{.Server.Version}}"],
-        capture_output=True, text=True, timeout=30, env=env, check=False)
 
 
 @pytest.mark.e2e
