@@ -37,6 +37,7 @@ from dockwiz.models.results import ApplyResult
 from dockwiz.plan import build_plan, observe_material, save_plan
 from dockwiz.services import choose_manager
 from dockwiz.verify import verify_host
+from lab_clients import port_taken
 
 pytestmark = pytest.mark.e2e
 
@@ -250,23 +251,13 @@ def _assert_rolled_back(result: ApplyResult, lab: Lab, host: Host, plan: Plan) -
 
 def test_fault_listen_port_already_taken(clean: tuple[Lab, Host, Snapshot]) -> None:
     lab, host, _ = clean
-    holder = subprocess.Popen(
-        ["nsenter", f"--net=/var/run/netns/{lab.info.netns}", sys.executable, "-c",
-         "import socket,sys,time\n"
-         "s=socket.socket(); s.bind((sys.argv[1], 2376)); s.listen(1)\n"
-         "print('ready', flush=True); time.sleep(300)", lab.info.address],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with port_taken(lab, 2376):
         plan = make_plan(host, lab, "mtls")
         result = ap.apply_plan(host, plan)
         _assert_rolled_back(result, lab, host, plan)
         assert result.failed_step == "restart dockerd"
         assert "address already in use" in (result.error or ""), result.error
         assert result.daemon_log and "address already in use" in result.daemon_log
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def test_fault_cert_missing_or_not_matching_key(clean: tuple[Lab, Host, Snapshot]) -> None:

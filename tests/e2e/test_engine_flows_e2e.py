@@ -11,8 +11,6 @@ test_engines_e2e.py.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -26,6 +24,7 @@ from dockwiz.models.plan import Plan
 from dockwiz.plan import build_plan, observe_material
 from dockwiz.policy import check_intent
 from dockwiz.verify import verify_host
+from lab_clients import port_taken
 
 pytestmark = pytest.mark.e2e
 
@@ -101,22 +100,12 @@ def test_the_v27_rule_follows_the_daemon_found(lab_factory: Any, engine: str,
 def test_port_taken_is_rolled_back_on_28_5(lab_factory: Any) -> None:
     lab = lab_factory("fd-socket", docker="28.5")
     host = lab.host()
-    holder = subprocess.Popen(
-        ["nsenter", f"--net=/var/run/netns/{lab.info.netns}", sys.executable, "-c",
-         "import socket,sys,time\n"
-         "s=socket.socket(); s.bind((sys.argv[1], 2376)); s.listen(1)\n"
-         "print('ready', flush=True); time.sleep(120)", lab.info.address],
-        stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+    with port_taken(lab, 2376):
         result = ap.apply_plan(host, _plan(lab, Mode.MTLS))
         assert not result.ok and result.rolled_back and result.recovery_ok, result
         assert result.failed_step == "restart dockerd"
         assert "address already in use" in (result.error or ""), result.error
         assert lab.refresh().is_running()
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 @pytest.mark.parametrize("engine", ENGINES)
